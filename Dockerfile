@@ -1,0 +1,26 @@
+# affect in a container: Debian bookworm with OpenCV 4.6 (the newest gocv
+# v0.32.0 builds against). Build: docker build -t affect .
+# Run the bundled sample: docker run --rm -p 8080:8080 affect session --http 0.0.0.0:8080 --http-token SECRET
+# Score a video: docker run --rm -v "$PWD:/data" affect score /data/video.mp4 --out /data/out
+FROM golang:1.26-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libopencv-dev pkg-config && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -trimpath -o /out/affect ./cmd/affect
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libopencv-videoio406 \
+      libopencv-objdetect406 libopencv-dnn406 libopencv-calib3d406 libopencv-features2d406 \
+      libopencv-flann406 libopencv-highgui406 libopencv-photo406 libopencv-video406 \
+      opencv-data ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/affect /usr/local/bin/affect
+COPY samples /usr/share/affect/samples
+ENV AFFECT_SAMPLE=/usr/share/affect/samples/sample.mp4
+RUN useradd -m affect
+USER affect
+ENTRYPOINT ["affect"]
+CMD ["session", "--out", "/home/affect/out"]

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/affectlab/affect/capture"
+	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/score"
+)
+
+func init() {
+	register(command{
+		name:    "bench",
+		summary: "measure the offline scoring speed on a video: frames/s and time per stage",
+		run:     runBench,
+	})
+}
+
+// BenchResult is the last line of `affect bench` as JSON.
+type BenchResult struct {
+	Video      string  `json:"video"`
+	Model      string  `json:"model"`
+	Backend    string  `json:"backend"`
+	Workers    int     `json:"workers"`
+	CPUs       int     `json:"cpus"`
+	Frames     int64   `json:"frames"`
+	FaceFrames int64   `json:"face_frames"`
+	Seconds    float64 `json:"seconds"`
+	FPS        float64 `json:"fps"`
+	// Per-frame mean time of each stage in ms (summed over workers: with
+	// several workers the stages overlap, so they add up to more than 1/FPS).
+	DecodeMS   float64 `json:"decode_ms_per_frame"`
+	DetectMS   float64 `json:"detect_ms_per_frame"`
+	ClassifyMS float64 `json:"classify_ms_per_face"`
+	PeakHeapMB float64 `json:"heap_mb"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", stderr, "VIDEO [flags]")
+	var sf scoringFlags
+	sf.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("give exactly one VIDEO")
+	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
+	src, err := capture.Open(pos[0], sf.captureOptions()...)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	workers := sf.workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	var faces int64
+	var ms runtime.MemStats
+	stats, err := score.Run(ctx, src, score.Config{Source: pos[0], Scorer: sf.scorerParams(), Workers: workers},
+		func(f pipeline.FrameScore) error {
+			if f.FaceFound {
+				faces++
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	runtime.ReadMemStats(&ms)
+	n := float64(max(stats.Frames, 1))
+	perFace := float64(max(stats.Timing.Faces, 1))
+	r := BenchResult{
+		Video: pos[0], Model: sf.model, Backend: sf.backend, Workers: workers, CPUs: runtime.NumCPU(),
+		Frames: stats.Frames, FaceFrames: faces, Seconds: stats.Elapsed.Seconds(), FPS: stats.FPS(),
+		DecodeMS:   ms1(stats.Decode) / n,
+		DetectMS:   ms1(stats.Timing.Detect) / n,
+		ClassifyMS: ms1(stats.Timing.Classify) / perFace,
+		PeakHeapMB: float64(ms.HeapSys) / (1 << 20),
+	}
+	fmt.Fprintf(stdout, "%s: %d frames (%d with a face) in %.2f s = %.1f frames/s  [model %s, backend %s, %d workers on %d CPUs]\n",
+		r.Video, r.Frames, r.FaceFrames, r.Seconds, r.FPS, r.Model, r.Backend, r.Workers, r.CPUs)
+	fmt.Fprintf(stdout, "per frame: decode %.2f ms, detect %.2f ms; per face: classify %.2f ms; heap %.0f MB\n",
+		r.DecodeMS, r.DetectMS, r.ClassifyMS, r.PeakHeapMB)
+	line, _ := json.Marshal(r)
+	fmt.Fprintln(stdout, string(line))
+	return nil
+}
+
+func ms1(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

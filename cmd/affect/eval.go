@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/evaluate"
+)
+
+func init() {
+	register(command{
+		name:    "eval",
+		summary: "measure ROC AUC, balanced accuracy and calibration on labelled images",
+		run:     runEval,
+	})
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval", stderr, "(DIR | --manifest FILE.csv) [flags]\n\nDIR holds one subfolder of images per class; \"happy\" is the positive class.\nA manifest has columns path,happy (0/1), paths relative to its folder.")
+	manifest := fs.String("manifest", "", "CSV with columns path,happy")
+	crops := fs.Bool("crops", false, "the images are already face crops: skip face detection")
+	models := fs.String("model", classify.DefaultModel, "model(s), comma-separated: "+strings.Join(classify.ScorerNames(), ", ")+", or all")
+	backends := fs.String("backend", classify.BackendOpenCV, "backend(s), comma-separated: opencv, onnxgo, or all")
+	threshold := fs.Float64("threshold", 0.5, "decision threshold for balanced accuracy")
+	perClass := fs.Int("per-class", 0, "evaluate at most N images per class, chosen with --seed (0: all)")
+	seed := fs.Uint64("seed", 1, "seed for --per-class")
+	workers := fs.Int("workers", 0, "parallel scorers (0: one per CPU)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if (*manifest == "") == (len(pos) == 0) || len(pos) > 1 {
+		return usageError("give either one DIR or --manifest FILE.csv")
+	}
+	if *threshold < 0 || *threshold > 1 {
+		return usageError("--threshold %g must be in [0,1]", *threshold)
+	}
+	ms, err := splitChoice(*models, classify.ScorerNames(), "--model")
+	if err != nil {
+		return err
+	}
+	bs, err := splitChoice(*backends, []string{classify.BackendOpenCV, classify.BackendONNXGo}, "--backend")
+	if err != nil {
+		return err
+	}
+	var items []evaluate.Item
+	if *manifest != "" {
+		items, err = evaluate.ReadManifest(*manifest)
+	} else {
+		items, err = evaluate.ReadDir(pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	items = evaluate.Sample(items, *perClass, *seed)
+	var results []evaluate.Result
+	fmt.Fprintf(stdout, "%-9s %-7s %6s %6s %7s %6s %8s %6s\n", "model", "backend", "N", "happy", "no_face", "AUC", "BalAcc@"+trimFloat(*threshold), "ECE")
+	for _, b := range bs {
+		for _, m := range ms {
+			bar := newProgress(stderr, m+"/"+b, int64(len(items)), *quiet)
+			scores, err := evaluate.ScoreItems(ctx, items, classify.ScorerParams{Model: m, Backend: b, Crops: *crops}, *workers,
+				func(n int) { bar.update(int64(n)) })
+			bar.finish()
+			if err != nil {
+				return err
+			}
+			r := evaluate.Summarize(scores, m, b, *threshold)
+			if math.IsNaN(r.AUC) {
+				return fmt.Errorf("%w: AUC needs both happy and not-happy images; found %d happy of %d", evaluate.ErrDataset, r.Positives, r.N)
+			}
+			for _, sc := range scores {
+				if sc.Err != nil {
+					fmt.Fprintf(stderr, "affect eval: skipped %s: %v\n", sc.Path, sc.Err)
+				}
+			}
+			results = append(results, r)
+			fmt.Fprintf(stdout, "%-9s %-7s %6d %6d %7d %6.4f %8.4f %6.4f\n", m, b, r.N, r.Positives, r.NoFace, r.AUC, r.BalancedAcc, r.ECE)
+		}
+	}
+	line, err := json.Marshal(results)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, string(line))
+	return nil
+}
+
+func trimFloat(f float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", f), "0"), ".")
+}
+
+// splitChoice parses a comma-separated list of choices; "all" is every one.
+func splitChoice(v string, choices []string, flagName string) ([]string, error) {
+	if v == "all" {
+		return choices, nil
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		ok := false
+		for _, c := range choices {
+			ok = ok || c == s
+		}
+		if !ok {
+			return nil, usageError("%s %q: choose from %v or all", flagName, s, choices)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/affectlab/affect/capture"
+	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/export"
+	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/score"
+)
+
+func init() {
+	register(command{
+		name:    "score",
+		summary: "score recorded videos, images or image folders into per-frame CSV, summary JSON and a plot",
+		run:     runScore,
+	})
+}
+
+// scoringFlags are the flags shared by score, session and bench.
+type scoringFlags struct {
+	model, backend string
+	threshold      float64
+	every          int
+	fps            float64
+	workers        int
+	detectWidth    int
+}
+
+func (sf *scoringFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	Float64Var(*float64, string, float64, string)
+	IntVar(*int, string, int, string)
+}) {
+	fs.StringVar(&sf.model, "model", classify.DefaultModel, "expression model: human, faceapi or ensemble")
+	fs.StringVar(&sf.backend, "backend", classify.BackendOpenCV, "inference backend: opencv (fast) or onnxgo (pure Go)")
+	fs.Float64Var(&sf.threshold, "threshold", 0.5, "happiness at or above which a face frame counts as a smile")
+	fs.IntVar(&sf.every, "every", 1, "score every N-th frame")
+	fs.Float64Var(&sf.fps, "fps", 0, "score about F frames per second of media time (0: every frame)")
+	fs.IntVar(&sf.workers, "workers", 0, "parallel scorers (0: one per CPU)")
+	fs.IntVar(&sf.detectWidth, "detect-width", 0, "shrink frames to this width for face detection (0: 320)")
+}
+
+func (sf *scoringFlags) validate() error {
+	okModel := false
+	for _, n := range classify.ScorerNames() {
+		okModel = okModel || n == sf.model
+	}
+	if !okModel {
+		return usageError("--model %q: choose one of %v", sf.model, classify.ScorerNames())
+	}
+	if sf.backend != classify.BackendOpenCV && sf.backend != classify.BackendONNXGo {
+		return usageError("--backend %q: choose opencv or onnxgo", sf.backend)
+	}
+	if sf.threshold < 0 || sf.threshold > 1 {
+		return usageError("--threshold %g must be in [0,1]", sf.threshold)
+	}
+	if sf.every < 1 {
+		return usageError("--every %d must be ≥ 1", sf.every)
+	}
+	if sf.fps < 0 {
+		return usageError("--fps %g must be ≥ 0", sf.fps)
+	}
+	if sf.workers < 0 {
+		return usageError("--workers %d must be ≥ 0", sf.workers)
+	}
+	if sf.detectWidth != 0 && sf.detectWidth < 64 {
+		return usageError("--detect-width %d must be ≥ 64", sf.detectWidth)
+	}
+	return nil
+}
+
+func (sf *scoringFlags) captureOptions() []capture.Option {
+	return []capture.Option{capture.Every(sf.every), capture.FPS(sf.fps)}
+}
+
+func (sf *scoringFlags) scorerParams() classify.ScorerParams {
+	return classify.ScorerParams{Model: sf.model, Backend: sf.backend, Detector: classify.DetectorParams{DetectWidth: sf.detectWidth}}
+}
+
+// ScoreSummary is the summary JSON of `affect score`: the aggregate summary
+// plus what was scored and how.
+type ScoreSummary struct {
+	Input   string `json:"input"`
+	Model   string `json:"model"`
+	Backend string `json:"backend"`
+	// Status is "complete" (every frame of the input was scored).
+	Status    string  `json:"status"`
+	ElapsedS  float64 `json:"elapsed_s"`
+	ScoredFPS float64 `json:"scored_fps"`
+	aggregate.Summary
+}
+
+func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("score", stderr, "INPUT... --out DIR [flags]\n\nINPUT is a video file, an image, a directory of images, a stream URL or a camera index.")
+	var sf scoringFlags
+	sf.register(fs)
+	out := fs.String("out", "", "directory for the result files (required)")
+	markers := fs.String("markers", "", "CSV of stimulus markers (onset_ms,label,condition) for epoch analysis")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
+	inputs, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
+	if len(inputs) == 0 {
+		return usageError("no INPUT given")
+	}
+	if *out == "" {
+		return usageError("--out DIR is required")
+	}
+	cfg := aggregate.DefaultConfig()
+	cfg.Threshold = sf.threshold
+	var marks []aggregate.Marker
+	if *markers != "" {
+		f, err := os.Open(*markers)
+		if err != nil {
+			return fmt.Errorf("reading markers: %w", err)
+		}
+		marks, err = aggregate.ReadMarkersCSV(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("reading markers %s: %w", *markers, err)
+		}
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("creating --out directory: %w", err)
+	}
+	failed := 0
+	for _, in := range inputs {
+		paths, sum, err := scoreOne(ctx, in, *out, sf, cfg, marks, *quiet, !*noPlot, stderr)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			failed++
+			fmt.Fprintf(stderr, "affect score: %s: %v\n", in, err)
+			continue
+		}
+		o := sum.Overall
+		fmt.Fprintf(stdout, "%s: %d frames, %d with a face, mean happiness %s, %.1f frames/s -> %s\n",
+			in, o.Frames, o.FaceFrames, fmtPtr(o.Mean), sum.ScoredFPS, paths.Frames)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d inputs failed (no result files were written for them)", failed, len(inputs))
+	}
+	return nil
+}
+
+func fmtPtr(p *float64) string {
+	if p == nil {
+		return "n/a (no face)"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
+
+// scoreOne scores one input and writes its three files, or none on error.
+func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
+	src, err := capture.Open(in, sf.captureOptions()...)
+	if err != nil {
+		return export.Paths{}, ScoreSummary{}, err
+	}
+	defer src.Close()
+	base := export.BaseName(in)
+	paths := export.PathsFor(outDir, base)
+	fw, err := export.NewFramesWriter(paths.Frames)
+	if err != nil {
+		return paths, ScoreSummary{}, err
+	}
+	defer fw.Abort() // no-op after Commit
+	info := src.Info()
+	total := info.FrameCount
+	if total > 0 && sf.every > 1 {
+		total = (total + int64(sf.every) - 1) / int64(sf.every)
+	}
+	if sf.fps > 0 {
+		total = 0
+	}
+	bar := newProgress(stderr, base, total, quiet)
+	var frames []pipeline.FrameScore
+	stats, err := score.Run(ctx, src, score.Config{
+		Session:  base,
+		Source:   in,
+		Scorer:   sf.scorerParams(),
+		Workers:  sf.workers,
+		Progress: bar.update,
+	}, func(f pipeline.FrameScore) error {
+		frames = append(frames, f)
+		return fw.Write(&f)
+	})
+	bar.finish()
+	if err != nil {
+		return paths, ScoreSummary{}, fmt.Errorf("after %d frames: %w", stats.Frames, err)
+	}
+	if stats.Frames == 0 {
+		return paths, ScoreSummary{}, fmt.Errorf("%w: nothing to score in %s", capture.ErrEmpty, in)
+	}
+	sum, err := aggregate.Compute(cfg, frames, marks)
+	if err != nil {
+		return paths, ScoreSummary{}, err
+	}
+	sum.Session = base
+	ss := ScoreSummary{
+		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
+		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
+	}
+	if plot {
+		pm := make([]export.PlotMarker, len(marks))
+		for i, m := range marks {
+			pm[i] = export.PlotMarker{TimeMS: m.OnsetMS, Label: m.Label}
+		}
+		if err := export.WritePlot(paths.Plot, frames, export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}); err != nil {
+			return paths, ss, err
+		}
+	}
+	if err := fw.Commit(); err != nil {
+		return paths, ss, err
+	}
+	// The summary is written last: its presence means the input is complete.
+	if err := export.WriteJSON(paths.Summary, ss); err != nil {
+		return paths, ss, err
+	}
+	slog.Debug("scored", "input", in, "frames", stats.Frames, "elapsed", stats.Elapsed.Round(time.Millisecond),
+		"decode", stats.Decode, "detect", stats.Timing.Detect, "classify", stats.Timing.Classify)
+	return paths, ss, nil
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/affectlab/affect/export"
+	"github.com/affectlab/affect/internal/testenv"
+	"gocv.io/x/gocv"
+)
+
+// affect runs the command in-process and returns its exit code and output.
+func affect(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestScoreBadInput(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.mp4")
+	os.WriteFile(text, []byte("not a video\n"), 0o644)
+	emptyDir := filepath.Join(dir, "empty")
+	os.Mkdir(emptyDir, 0o755)
+	data, err := os.ReadFile(testenv.Sample(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunc := filepath.Join(dir, "cut.mp4")
+	os.WriteFile(trunc, data[:len(data)/2], 0o644)
+
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{"missing file", []string{"score", filepath.Join(dir, "missing.mp4")}, 1, "input not found"},
+		{"text file named mp4", []string{"score", text}, 1, "not a video OpenCV can read"},
+		{"truncated mp4", []string{"score", trunc}, 1, "truncated"},
+		{"empty directory", []string{"score", emptyDir}, 1, "holds no images"},
+		{"unsupported URL", []string{"score", "ftp://example.org/a.mp4"}, 1, "unsupported input"},
+		{"absent camera", []string{"score", "42"}, 1, "no camera at index 42"},
+		{"no --out", []string{"score", testenv.Sample(t)}, 2, "--out DIR is required"},
+		{"no input", []string{"score"}, 2, "no INPUT"},
+		{"wrong flag", []string{"score", "--bogus"}, 2, "flag provided but not defined"},
+		{"bad model", []string{"score", "--model", "xyz", testenv.Sample(t)}, 2, "--model"},
+		{"bad backend", []string{"score", "--backend", "tpu", testenv.Sample(t)}, 2, "--backend"},
+		{"bad threshold", []string{"score", "--threshold", "2", testenv.Sample(t)}, 2, "--threshold"},
+		{"unknown command", []string{"scrore"}, 2, "unknown command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			args := tc.args
+			if tc.code == 1 {
+				args = append(args, "--out", out)
+			}
+			code, _, stderr := affect(t, args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			if !strings.Contains(stderr, tc.inStderr) {
+				t.Fatalf("stderr does not say %q:\n%s", tc.inStderr, stderr)
+			}
+			// A failed input leaves no result files, not even temporary ones.
+			if entries, _ := os.ReadDir(out); len(entries) != 0 {
+				t.Fatalf("failed run left files: %v", entries)
+			}
+		})
+	}
+}
+
+func TestScoreImageWithNoFace(t *testing.T) {
+	dir := t.TempDir()
+	img := gocv.NewMatWithSize(240, 320, gocv.MatTypeCV8UC3)
+	defer img.Close()
+	for x := 0; x < 320; x += 8 {
+		gocv.Line(&img, image.Pt(x, 0), image.Pt(x, 239), color.RGBA{uint8(x % 255), 120, 200, 0}, 4)
+	}
+	p := filepath.Join(dir, "wall.png")
+	if !gocv.IMWrite(p, img) {
+		t.Fatal("cannot write test image")
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := affect(t, "score", p, "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "0 with a face") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	paths := export.PathsFor(out, "wall")
+	rows := readCSV(t, paths.Frames)
+	if len(rows) != 2 {
+		t.Fatalf("rows: %v", rows)
+	}
+	head, row := rows[0], rows[1]
+	col := func(name string) string {
+		for i, h := range head {
+			if h == name {
+				return row[i]
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return ""
+	}
+	if col("face_found") != "0" || col("happiness") != "" || col("happy") != "" || col("x") != "" {
+		t.Fatalf("no-face row must have face_found=0 and empty scores: %v", row)
+	}
+	var sum ScoreSummary
+	b, _ := os.ReadFile(paths.Summary)
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Overall.Frames != 1 || sum.Overall.FaceFrames != 0 || sum.Overall.Mean != nil || sum.Status != "complete" {
+		t.Fatalf("summary: %s", b)
+	}
+}
+
+func TestScoreSampleVideo(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := affect(t, "score", testenv.Sample(t), "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	paths := export.PathsFor(out, "sample")
+	rows := readCSV(t, paths.Frames)
+	if len(rows) != 1+180 {
+		t.Fatalf("%d rows, want a header and 180 frames", len(rows))
+	}
+	if strings.Join(rows[0], ",") != strings.Join(export.FramesHeader, ",") {
+		t.Fatalf("header %v", rows[0])
+	}
+	faces := 0
+	for i, r := range rows[1:] {
+		if r[0] != strconv.Itoa(i) {
+			t.Fatalf("row %d has frame %s", i, r[0])
+		}
+		if r[3] == "1" {
+			faces++
+		}
+	}
+	// The sample has 12 s: a pan over smiling faces (6 s), a wall (2 s), a group (4 s).
+	if faces < 120 || faces > 170 {
+		t.Errorf("%d of 180 frames with a face; want most but not the 2 s of wall", faces)
+	}
+	st, err := os.Stat(paths.Plot)
+	if err != nil || st.Size() < 5000 {
+		t.Fatalf("plot: %v", err)
+	}
+	plot := gocv.IMRead(paths.Plot, gocv.IMReadColor)
+	defer plot.Close()
+	if plot.Cols() != 1200 || plot.Rows() != 420 {
+		t.Fatalf("plot is %dx%d", plot.Cols(), plot.Rows())
+	}
+	t.Log(stdout)
+}

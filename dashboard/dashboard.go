@@ -1,0 +1,605 @@
+// Package dashboard serves affect's live web dashboard and its Prometheus
+// /metrics endpoint.
+//
+// # Wiring it into a command
+//
+// `affect session` and `affect aggregate` start it with their --http ADDR flag:
+//
+//	srv, err := dashboard.New(nc, dashboard.WithAddr(addr), dashboard.WithToken(os.Getenv("AFFECT_HTTP_TOKEN")))
+//	if err != nil {
+//		return err // bad address, or a non-loopback address without a token
+//	}
+//	url, err := srv.Start(ctx) // binds now (port in use: error now), serves until ctx ends
+//	if err != nil {
+//		return err
+//	}
+//	slog.Info("dashboard", "url", url)
+//
+// (WithToken("") means no token, allowed only on a loopback address.)
+// Run(ctx) does the same and blocks until ctx ends. The server does not close nc.
+//
+// # What it shows
+//
+// The dashboard subscribes to every session's subjects (pipeline.SubjectAll):
+// affect.<session>.frames, .events and .summary. A session's frames and
+// events are read from the JetStream stream pipeline.StreamName with an
+// ordered consumer when the server has it (so a page opened late, or on a
+// finished session, shows the whole session in order, without duplicates);
+// on a server without JetStream they come from the core subscription. The
+// latest aggregate summary (published about every second by `affect
+// aggregate` / `affect session`) comes from the core subscription, and from
+// the stream pipeline.SummaryStreamName when a session is opened.
+//
+// Pages:
+//
+//	/                          sessions: live, ended and stored in the stream
+//	/session/NAME              one session: live happiness timeline (whole session and
+//	                           the last minute), current value and whether a face is seen,
+//	                           rolling and overall statistics, epochs and conditions
+//	/api/sessions              the session list (JSON)
+//	/api/sessions/NAME         a session's full state (JSON, the first SSE update)
+//	/api/sessions/NAME/stream  server-sent events: one "update" event per change, at most
+//	                           every WithUpdateInterval, each carrying only what changed
+//	/metrics                   Prometheus metrics (package metrics)
+//	/healthz                   "ok"
+//
+// # Bounded data
+//
+// A session holds a fixed amount of memory however long it runs: the whole
+// session is a pyramid of at most WithMaxPoints min/mean/max bins (pairs
+// merge and the bin width doubles when the session outgrows them), the
+// recent window is a ring of 100 ms bins, markers are capped, and only the
+// latest summary is kept. A page receives the full state once (tens of
+// kilobytes) and then only the bins that changed.
+//
+// # Security
+//
+// The default address is 127.0.0.1:8080. On any other address a token is
+// required (New fails with ErrTokenRequired). With a token, every request
+// needs it: `Authorization: Bearer TOKEN`, or open the page once as
+// http://HOST:PORT/?token=TOKEN, which sets a cookie. Assets are embedded (no
+// CDN, no external font); responses carry a strict Content-Security-Policy.
+// Only scores travel: no image data ever reaches the dashboard.
+package dashboard
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/affectlab/affect/metrics"
+	"github.com/affectlab/affect/pipeline"
+)
+
+// DefaultAddr is the address the dashboard listens on by default (loopback only).
+const DefaultAddr = "127.0.0.1:8080"
+
+// Errors of New and its options.
+var (
+	// ErrTokenRequired: the address is reachable from other machines and no token was given.
+	ErrTokenRequired = errors.New("dashboard: a token is required on a non-loopback address")
+	// ErrOption: an option's value is invalid.
+	ErrOption = errors.New("dashboard: invalid option")
+)
+
+//go:embed static
+var staticFS embed.FS
+
+type options struct {
+	addr           string
+	token          string
+	log            *slog.Logger
+	metrics        *metrics.Metrics
+	maxPoints      int
+	baseBinMS      float64
+	recentWindow   time.Duration
+	recentBinMS    float64
+	maxSessions    int
+	maxMarkers     int
+	updateInterval time.Duration
+	listInterval   time.Duration
+}
+
+// Option configures New. Options validate their input; an invalid one makes
+// New fail with an error wrapping ErrOption.
+type Option func(*options) error
+
+// WithAddr sets the listen address HOST:PORT (default DefaultAddr). Port 0
+// picks a free port (Start returns the URL). A host other than a loopback
+// address (127.0.0.1, ::1, localhost), including an empty host (all
+// interfaces), requires WithToken.
+func WithAddr(addr string) Option {
+	return func(o *options) error {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("%w: address %q: %v (use HOST:PORT, e.g. 127.0.0.1:8080)", ErrOption, addr, err)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return fmt.Errorf("%w: address %q: port %q is not a number from 0 to 65535", ErrOption, addr, port)
+		}
+		if strings.ContainsAny(host, " /") {
+			return fmt.Errorf("%w: address %q: bad host %q", ErrOption, addr, host)
+		}
+		o.addr = addr
+		return nil
+	}
+}
+
+// WithToken requires every request to carry token (see the package
+// documentation). An empty token means none. A token must be at least 16
+// characters without white space.
+func WithToken(token string) Option {
+	return func(o *options) error {
+		if token == "" {
+			o.token = ""
+			return nil
+		}
+		if len(token) < 16 {
+			return fmt.Errorf("%w: the dashboard token is %d characters; use at least 16 (e.g. `openssl rand -hex 16`)", ErrOption, len(token))
+		}
+		if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return fmt.Errorf("%w: the dashboard token contains white space or control characters", ErrOption)
+		}
+		o.token = token
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrOption)
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithMetrics sets the metrics the dashboard updates and serves at /metrics
+// (default metrics.Default).
+func WithMetrics(m *metrics.Metrics) Option {
+	return func(o *options) error {
+		if m == nil {
+			return fmt.Errorf("%w: nil metrics", ErrOption)
+		}
+		o.metrics = m
+		return nil
+	}
+}
+
+// WithMaxPoints bounds the bins of a session's whole-session timeline
+// (64 to 16384, default 1024): a page shows between half of it and all of it.
+func WithMaxPoints(n int) Option {
+	return func(o *options) error {
+		if n < 64 || n > 16384 {
+			return fmt.Errorf("%w: max points %d is not in [64, 16384]", ErrOption, n)
+		}
+		o.maxPoints = n
+		return nil
+	}
+}
+
+// WithRecentWindow sets the length of the detailed recent timeline, in
+// 100 ms bins (10 s to 10 min, default 60 s).
+func WithRecentWindow(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 10*time.Second || d > 10*time.Minute {
+			return fmt.Errorf("%w: recent window %v is not in [10s, 10m]", ErrOption, d)
+		}
+		o.recentWindow = d
+		return nil
+	}
+}
+
+// WithMaxSessions bounds the sessions held in memory (1 to 1000, default
+// 32). When a new one is opened, the least recently active session that no
+// page shows is dropped (it is read back from the stream when opened again).
+func WithMaxSessions(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 1000 {
+			return fmt.Errorf("%w: max sessions %d is not in [1, 1000]", ErrOption, n)
+		}
+		o.maxSessions = n
+		return nil
+	}
+}
+
+// WithUpdateInterval sets the shortest time between two updates sent to a
+// page (50 ms to 10 s, default 250 ms).
+func WithUpdateInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 50*time.Millisecond || d > 10*time.Second {
+			return fmt.Errorf("%w: update interval %v is not in [50ms, 10s]", ErrOption, d)
+		}
+		o.updateInterval = d
+		return nil
+	}
+}
+
+// Server is the dashboard. Create it with New.
+type Server struct {
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	o   options
+	log *slog.Logger
+	m   *metrics.Metrics
+	h   http.Handler
+
+	mu        sync.Mutex
+	sessions  map[string]*session
+	consumers map[string]jetstream.ConsumeContext
+	stored    map[string]uint64 // sessions in the stream → message count
+	hasStream bool
+	subs      []*nats.Subscription
+	httpSrv   *http.Server
+
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// New returns a dashboard reading from nc; it subscribes at once (before
+// Start), so no message published after New returns is missed.
+func New(nc *nats.Conn, opts ...Option) (*Server, error) {
+	if nc == nil {
+		return nil, errors.New("dashboard: nil NATS connection")
+	}
+	o := options{
+		addr: DefaultAddr, log: slog.Default(), metrics: metrics.Default,
+		maxPoints: 1024, baseBinMS: 100, recentWindow: time.Minute, recentBinMS: 100,
+		maxSessions: 32, maxMarkers: 10000, updateInterval: 250 * time.Millisecond, listInterval: 3 * time.Second,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	host, _, _ := net.SplitHostPort(o.addr)
+	if !isLoopback(host) && o.token == "" {
+		where := host
+		if where == "" {
+			where = "all interfaces"
+		}
+		return nil, fmt.Errorf("%w: %s listens on %s, reachable from other machines; set a token of at least 16 characters (e.g. AFFECT_HTTP_TOKEN=$(openssl rand -hex 16)) or listen on 127.0.0.1",
+			ErrTokenRequired, o.addr, where)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	s := &Server{
+		nc: nc, js: js, o: o, log: o.log, m: o.metrics,
+		sessions: map[string]*session{}, consumers: map[string]jetstream.ConsumeContext{}, stored: map[string]uint64{},
+		done: make(chan struct{}),
+	}
+	s.h = s.routes()
+	for subj, fn := range map[string]nats.MsgHandler{
+		pipeline.SubjectPrefix + ".*.frames":  s.onCoreFrame,
+		pipeline.SubjectPrefix + ".*.events":  s.onCoreEvent,
+		pipeline.SubjectPrefix + ".*.summary": s.onSummary,
+	} {
+		sub, err := nc.Subscribe(subj, fn)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("dashboard: subscribing to %s: %w", subj, err)
+		}
+		// Frames come fast; never let the library drop them for a slow handler.
+		if err := sub.SetPendingLimits(-1, 512<<20); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	if err := nc.Flush(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("dashboard: subscribing: %w", err)
+	}
+	s.refreshStored()
+	s.wg.Add(1)
+	go s.listLoop()
+	return s, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Handler returns the dashboard's HTTP handler (pages, API, /metrics), with
+// authentication when a token is set.
+func (s *Server) Handler() http.Handler { return s.h }
+
+// Start listens on the configured address and serves in the background
+// until ctx ends or Close is called. It returns the dashboard's URL.
+func (s *Server) Start(ctx context.Context) (string, error) {
+	l, err := net.Listen("tcp", s.o.addr)
+	if err != nil {
+		return "", fmt.Errorf("dashboard: cannot listen on %s: %w (is another dashboard running? choose another address with --http)", s.o.addr, err)
+	}
+	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.mu.Lock()
+	s.httpSrv = srv
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("dashboard stopped", "err", err)
+		}
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		}
+	}()
+	return "http://" + l.Addr().String() + "/", nil
+}
+
+// Run is Start, then waits until ctx ends; it returns nil after a clean stop.
+func (s *Server) Run(ctx context.Context) error {
+	url, err := s.Start(ctx)
+	if err != nil {
+		return err
+	}
+	s.log.Info("dashboard serving", "url", url)
+	<-s.done
+	return nil
+}
+
+// Close stops serving and unsubscribes. It does not close the NATS connection.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		for _, sub := range s.subs {
+			sub.Unsubscribe()
+		}
+		for name, cc := range s.consumers {
+			cc.Stop()
+			delete(s.consumers, name)
+		}
+		srv := s.httpSrv
+		s.mu.Unlock()
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			srv.Shutdown(ctx)
+			cancel()
+		}
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// ---- HTTP ----
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	page := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if n := r.PathValue("name"); n != "" && pipeline.ValidateSession(n) != nil {
+				http.Error(w, "no such session: "+pipeline.ValidateSession(n).Error(), http.StatusNotFound)
+				return
+			}
+			b, err := fs.ReadFile(static, name)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Write(b)
+		}
+	}
+	mux.HandleFunc("GET /{$}", page("index.html"))
+	mux.HandleFunc("GET /session/{name}", page("session.html"))
+	mux.HandleFunc("GET /api/sessions", s.handleList)
+	mux.HandleFunc("GET /api/sessions/{name}", s.handleSnapshot)
+	mux.HandleFunc("GET /api/sessions/{name}/stream", s.handleStream)
+	mux.Handle("GET /metrics", s.m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	return s.secure(mux)
+}
+
+const tokenCookie = "affect_token"
+
+// secure adds security headers and, with a token, authentication.
+func (s *Server) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if s.o.token == "" || r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if q := r.URL.Query().Get("token"); q != "" && s.tokenOK(q) {
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			if r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/session/") {
+				u := *r.URL
+				qs := u.Query()
+				qs.Del("token")
+				u.RawQuery = qs.Encode()
+				http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther) // the token leaves the address bar
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") && s.tokenOK(strings.TrimPrefix(a, "Bearer ")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if c, err := r.Cookie(tokenCookie); err == nil && s.tokenOK(c.Value) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set("WWW-Authenticate", `Bearer realm="affect"`)
+		http.Error(w, "unauthorized: this dashboard needs its token; open http://HOST:PORT/?token=TOKEN once, or send the header Authorization: Bearer TOKEN", http.StatusUnauthorized)
+	})
+}
+
+func (s *Server) tokenOK(t string) bool {
+	return subtle.ConstantTimeCompare([]byte(t), []byte(s.o.token)) == 1
+}
+
+func writeJSONError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// handleList serves the session list: loaded sessions first (live ones
+// first), then the sessions only stored in the stream.
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	s.mu.Lock()
+	loaded := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		loaded = append(loaded, sess)
+	}
+	stored := make(map[string]uint64, len(s.stored))
+	for k, v := range s.stored {
+		stored[k] = v
+	}
+	s.mu.Unlock()
+	list := make([]info, 0, len(loaded)+len(stored))
+	for _, sess := range loaded {
+		in := sess.info(now)
+		in.StoredMsgs = stored[sess.name]
+		delete(stored, sess.name)
+		list = append(list, in)
+	}
+	for name, n := range stored {
+		list = append(list, info{Session: name, Status: StatusStored, StoredMsgs: n})
+	}
+	rank := map[string]int{StatusLive: 0, StatusLoading: 1, StatusIdle: 2, StatusEnded: 3, StatusStored: 4}
+	sortInfos(list, rank)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"sessions": list, "jetstream": s.streamAvailable()})
+}
+
+func sortInfos(list []info, rank map[string]int) {
+	less := func(a, b info) bool {
+		if rank[a.Status] != rank[b.Status] {
+			return rank[a.Status] < rank[b.Status]
+		}
+		if a.StartedMS != b.StartedMS {
+			return a.StartedMS > b.StartedMS
+		}
+		return a.Session < b.Session
+	}
+	for i := 1; i < len(list); i++ {
+		for j := i; j > 0 && less(list[j], list[j-1]); j-- {
+			list[j], list[j-1] = list[j-1], list[j]
+		}
+	}
+}
+
+func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.open(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeJSONError(w, http.StatusNotFound, err)
+		return
+	}
+	b, _, _ := sess.update(0, time.Now())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+// handleStream sends a session's updates as server-sent events: first the
+// full state, then what changed, at most every update interval.
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.open(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeJSONError(w, http.StatusNotFound, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	s.m.AddDashboardClients(1)
+	defer s.m.AddDashboardClients(-1)
+	sess.mu.Lock()
+	sess.clients++
+	sess.mu.Unlock()
+	defer func() {
+		sess.mu.Lock()
+		sess.clients--
+		sess.viewedAt = time.Now()
+		sess.mu.Unlock()
+	}()
+	write := func(b []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !write([]byte("retry: 2000\n\n")) {
+		return
+	}
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	var since uint64
+	buf := make([]byte, 0, 64<<10)
+	for {
+		data, v, changed := sess.update(since, time.Now())
+		if data != nil {
+			buf = append(buf[:0], "event: update\ndata: "...)
+			buf = append(buf, data...)
+			buf = append(buf, "\n\n"...)
+			if !write(buf) {
+				return
+			}
+			since = v
+			// Throttle: at most one update per interval.
+			select {
+			case <-time.After(s.o.updateInterval):
+			case <-r.Context().Done():
+				return
+			case <-s.done:
+				return
+			}
+			continue
+		}
+		select {
+		case <-changed:
+		case <-keepalive.C:
+			if !write([]byte(": keepalive\n\n")) {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Subjects. Every message of a session travels on one of three subjects under
+// affect.<session>; the JetStream stream StreamName holds SubjectAll.
+const (
+	// SubjectPrefix is the first token of every affect subject.
+	SubjectPrefix = "affect"
+	// SubjectAll matches every affect subject (the stream's subject filter).
+	SubjectAll = SubjectPrefix + ".>"
+	// StreamName is the JetStream stream that stores affect messages.
+	StreamName = "AFFECT"
+)
+
+// FramesSubject is the subject of a session's FrameScore messages.
+func FramesSubject(session string) string { return SubjectPrefix + "." + session + ".frames" }
+
+// EventsSubject is the subject of a session's Event messages (start, markers, end).
+func EventsSubject(session string) string { return SubjectPrefix + "." + session + ".events" }
+
+// SummarySubject is the subject on which live aggregate summaries are published.
+func SummarySubject(session string) string { return SubjectPrefix + "." + session + ".summary" }
+
+// ErrBadSession is wrapped by ValidateSession's errors.
+var ErrBadSession = errors.New("invalid session name")
+
+// MaxSessionLen is the longest session name accepted.
+const MaxSessionLen = 64
+
+// ValidateSession checks that name can be one NATS subject token and a
+// consumer name: 1 to MaxSessionLen characters from letters, digits, '-' and '_'.
+func ValidateSession(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: the session name is empty; give one with --session (letters, digits, '-' and '_')", ErrBadSession)
+	}
+	if len(name) > MaxSessionLen {
+		return fmt.Errorf("%w: %q is longer than %d characters", ErrBadSession, name, MaxSessionLen)
+	}
+	for _, r := range name {
+		ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			what := fmt.Sprintf("%q", r)
+			switch r {
+			case '.':
+				what = "a dot (it separates NATS subject tokens)"
+			case '*', '>':
+				what = fmt.Sprintf("%q (a NATS wildcard)", r)
+			case ' ', '\t', '\n', '\r':
+				what = "white space"
+			}
+			return fmt.Errorf("%w: %q contains %s; use only letters, digits, '-' and '_'", ErrBadSession, name, what)
+		}
+	}
+	return nil
+}
+
+// Marker is a stimulus/event marker: at media time OnsetMS the stimulus
+// Label (of experimental Condition, optional) was shown.
+type Marker struct {
+	OnsetMS   float64 `json:"onset_ms"`
+	Label     string  `json:"label"`
+	Condition string  `json:"condition,omitempty"`
+}
+
+// Validate checks a marker.
+func (m Marker) Validate() error {
+	if math.IsNaN(m.OnsetMS) || math.IsInf(m.OnsetMS, 0) {
+		return fmt.Errorf("marker onset %v ms is not a finite number", m.OnsetMS)
+	}
+	if strings.TrimSpace(m.Label) == "" {
+		return errors.New("marker label is empty")
+	}
+	return nil
+}
+
+// Event types.
+const (
+	EventSessionStart = "session_start"
+	EventMarker       = "marker"
+	EventSessionEnd   = "session_end"
+)
+
+// SessionStart opens a session.
+type SessionStart struct {
+	Participant string `json:"participant,omitempty"`
+	// Source describes the frame source (camera index, file or URL).
+	Source string `json:"source"`
+	// FPS is the nominal frame rate of the source (0 when unknown).
+	FPS float64 `json:"fps,omitempty"`
+	// StartedUnixNano is the wall-clock time of media time 0: a marker
+	// published "now" gets OnsetMS = (now - StartedUnixNano) in ms.
+	StartedUnixNano int64 `json:"started_unix_ns"`
+}
+
+// SessionEnd closes a session. It is published after the publisher is closed,
+// so every frame the session delivered precedes it in the stream.
+type SessionEnd struct {
+	// Frames is the number of frames the session produced (delivered or not).
+	Frames int `json:"frames"`
+	// Published counts frames the broker acknowledged.
+	Published int `json:"published"`
+	// Undelivered counts frames that could not be delivered (Frames - Published).
+	Undelivered int `json:"undelivered"`
+	// EndedUnixNano is the wall-clock end time.
+	EndedUnixNano int64 `json:"ended_unix_ns"`
+	// Reason is "completed", "interrupted" or an error message.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Event is the message published on affect.<session>.events. Type says which
+// one of Start, Marker and End is set.
+type Event struct {
+	Schema  int    `json:"schema"`
+	Type    string `json:"type"`
+	Session string `json:"session"`
+	// TimeUnixNano is when the event was published.
+	TimeUnixNano int64         `json:"time_unix_ns"`
+	Start        *SessionStart `json:"start,omitempty"`
+	Marker       *Marker       `json:"marker,omitempty"`
+	End          *SessionEnd   `json:"end,omitempty"`
+}
+
+// NewStartEvent returns a session_start event.
+func NewStartEvent(session string, s SessionStart) Event {
+	return Event{Schema: SchemaVersion, Type: EventSessionStart, Session: session, TimeUnixNano: time.Now().UnixNano(), Start: &s}
+}
+
+// NewMarkerEvent returns a marker event.
+func NewMarkerEvent(session string, m Marker) Event {
+	return Event{Schema: SchemaVersion, Type: EventMarker, Session: session, TimeUnixNano: time.Now().UnixNano(), Marker: &m}
+}
+
+// NewEndEvent returns a session_end event.
+func NewEndEvent(session string, e SessionEnd) Event {
+	return Event{Schema: SchemaVersion, Type: EventSessionEnd, Session: session, TimeUnixNano: time.Now().UnixNano(), End: &e}
+}
+
+// Validate checks an event's schema, type, session and payload.
+func (e *Event) Validate() error {
+	if e.Schema != SchemaVersion {
+		return fmt.Errorf("%w: event schema %d, this affect reads %d", ErrUnknownSchema, e.Schema, SchemaVersion)
+	}
+	if err := ValidateSession(e.Session); err != nil {
+		return err
+	}
+	var ok bool
+	switch e.Type {
+	case EventSessionStart:
+		ok = e.Start != nil
+	case EventMarker:
+		ok = e.Marker != nil
+		if ok {
+			if err := e.Marker.Validate(); err != nil {
+				return err
+			}
+		}
+	case EventSessionEnd:
+		ok = e.End != nil
+	default:
+		return fmt.Errorf("unknown event type %q", e.Type)
+	}
+	if !ok {
+		return fmt.Errorf("event %q has no %s payload", e.Type, e.Type)
+	}
+	return nil
+}
+
+// ErrUnknownSchema is wrapped when a message's schema version is not SchemaVersion.
+var ErrUnknownSchema = errors.New("unknown schema version")
+
+// ErrMalformed is wrapped when a message is not valid JSON of the expected shape.
+var ErrMalformed = errors.New("malformed message")
+
+// DecodeFrame decodes a FrameScore message, checking its schema version and
+// its session. Errors wrap ErrMalformed or ErrUnknownSchema.
+func DecodeFrame(data []byte) (FrameScore, error) {
+	var f FrameScore
+	if err := json.Unmarshal(data, &f); err != nil {
+		return FrameScore{}, fmt.Errorf("%w: frame: %v", ErrMalformed, err)
+	}
+	if f.Schema != SchemaVersion {
+		return FrameScore{}, fmt.Errorf("%w: frame schema %d, this affect reads %d", ErrUnknownSchema, f.Schema, SchemaVersion)
+	}
+	if err := ValidateSession(f.Session); err != nil {
+		return FrameScore{}, fmt.Errorf("%w: frame: %v", ErrMalformed, err)
+	}
+	if f.FaceFound && f.Primary == nil {
+		return FrameScore{}, fmt.Errorf("%w: frame %d has face_found but no primary face", ErrMalformed, f.Frame)
+	}
+	if h, ok := f.Happiness(); ok && (math.IsNaN(h) || h < 0 || h > 1) {
+		return FrameScore{}, fmt.Errorf("%w: frame %d happiness %v is not in [0,1]", ErrMalformed, f.Frame, h)
+	}
+	return f, nil
+}
+
+// DecodeEvent decodes and validates an Event. Errors wrap ErrMalformed or ErrUnknownSchema.
+func DecodeEvent(data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: event: %v", ErrMalformed, err)
+	}
+	if err := e.Validate(); err != nil {
+		if errors.Is(err, ErrUnknownSchema) {
+			return Event{}, err
+		}
+		return Event{}, fmt.Errorf("%w: event: %v", ErrMalformed, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,201 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SummaryStreamName is the stream that keeps the latest Summary per session,
+// so a dashboard that connects late can show it at once.
+const SummaryStreamName = "AFFECT_SUMMARY"
+
+// DuplicateWindow is the stream's de-duplication window: a frame re-sent with
+// the same Nats-Msg-Id within it is stored once. It is longer than any retry.
+const DuplicateWindow = 2 * time.Hour
+
+// ErrNoSession is wrapped when a session has no messages on the server.
+var ErrNoSession = errors.New("no such session")
+
+// StreamConfig is the configuration of the AFFECT stream: frames and events
+// of every session, on disk, kept until deleted.
+func StreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "affect per-frame scores and session events",
+		Subjects:    []string{SubjectPrefix + ".*.frames", SubjectPrefix + ".*.events"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Duplicates:  DuplicateWindow,
+	}
+}
+
+// SummaryStreamConfig keeps the last summary of each session.
+func SummaryStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              SummaryStreamName,
+		Description:       "affect latest live summary per session",
+		Subjects:          []string{SubjectPrefix + ".*.summary"},
+		Storage:           jetstream.FileStorage,
+		MaxMsgsPerSubject: 1,
+		Discard:           jetstream.DiscardOld,
+	}
+}
+
+// EnsureStreams creates the AFFECT and AFFECT_SUMMARY streams or updates
+// them to the current configuration. It is idempotent.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, StreamConfig())
+	if err != nil {
+		return nil, fmt.Errorf("create JetStream stream %s: %w (does the server have JetStream enabled?)", StreamName, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, SummaryStreamConfig()); err != nil {
+		return nil, fmt.Errorf("create JetStream stream %s: %w", SummaryStreamName, err)
+	}
+	return st, nil
+}
+
+// FindSessionStart returns the session's first session_start event. The
+// error wraps ErrNoSession when the server has no message of the session.
+func FindSessionStart(ctx context.Context, js jetstream.JetStream, session string) (SessionStart, error) {
+	if err := ValidateSession(session); err != nil {
+		return SessionStart{}, err
+	}
+	st, err := js.Stream(ctx, StreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return SessionStart{}, fmt.Errorf("%w: %q: this NATS server has no %s stream (no affect session ever ran on it); start one with 'affect session --session %s' or check --nats", ErrNoSession, session, StreamName, session)
+	}
+	if err != nil {
+		return SessionStart{}, fmt.Errorf("look up stream %s: %w", StreamName, err)
+	}
+	seq := uint64(1)
+	for {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(EventsSubject(session)))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return SessionStart{}, fmt.Errorf("%w: %q: no session_start on %s; is the name right, and has 'affect session --session %s' started?", ErrNoSession, session, EventsSubject(session), session)
+		}
+		if err != nil {
+			return SessionStart{}, fmt.Errorf("look up session %q: %w", session, err)
+		}
+		if ev, err := DecodeEvent(m.Data); err == nil && ev.Type == EventSessionStart {
+			return *ev.Start, nil
+		}
+		seq = m.Sequence + 1
+	}
+}
+
+// SessionExists reports whether the stream holds any message of the session.
+func SessionExists(ctx context.Context, js jetstream.JetStream, session string) (bool, error) {
+	if err := ValidateSession(session); err != nil {
+		return false, err
+	}
+	st, err := js.Stream(ctx, StreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up stream %s: %w", StreamName, err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(SubjectPrefix+"."+session+".>"))
+	if err != nil {
+		return false, fmt.Errorf("look up session %q: %w", session, err)
+	}
+	return len(info.State.Subjects) > 0, nil
+}
+
+// PublishEvent publishes an event on the session's events subject and waits
+// for the broker's acknowledgment. The message ID makes retries safe:
+// session_start and session_end are unique per session; a marker's ID is
+// its onset, label and condition.
+func PublishEvent(ctx context.Context, js jetstream.JetStream, ev Event) error {
+	if ev.Schema == 0 {
+		ev.Schema = SchemaVersion
+	}
+	if ev.TimeUnixNano == 0 {
+		ev.TimeUnixNano = time.Now().UnixNano()
+	}
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("publish event: %w", err)
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("publish event: %w", err)
+	}
+	id := ev.Session + "/" + ev.Type
+	if ev.Marker != nil {
+		id = fmt.Sprintf("%s/marker/%v/%s/%s", ev.Session, ev.Marker.OnsetMS, ev.Marker.Label, ev.Marker.Condition)
+	}
+	msg := &nats.Msg{Subject: EventsSubject(ev.Session), Data: data}
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName), jetstream.WithRetryAttempts(5), jetstream.WithRetryWait(250*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("publish %s event of session %q: %w", ev.Type, ev.Session, err)
+	}
+	return nil
+}
+
+// ErrSessionExists is wrapped by StartSession when the name is taken.
+var ErrSessionExists = errors.New("session already exists")
+
+// StartSession checks that the stream holds nothing of session yet and
+// publishes its session_start event. A session name is used once: frames are
+// de-duplicated by session/source/frame, so a second run under the same name
+// would be (partly) discarded as duplicates and mixed with the first.
+func StartSession(ctx context.Context, js jetstream.JetStream, session string, s SessionStart) error {
+	ok, err := SessionExists(ctx, js, session)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%w: %q already has messages in stream %s; choose a new --session name (each recording needs its own)", ErrSessionExists, session, StreamName)
+	}
+	if s.StartedUnixNano == 0 {
+		s.StartedUnixNano = time.Now().UnixNano()
+	}
+	return PublishEvent(ctx, js, NewStartEvent(session, s))
+}
+
+// PublishSummary publishes a live summary (an aggregate.Summary) on the
+// session's summary subject. The AFFECT_SUMMARY stream keeps the latest one
+// per session for readers that connect late (LastSummary).
+func PublishSummary(ctx context.Context, js jetstream.JetStream, session string, summary any) error {
+	if err := ValidateSession(session); err != nil {
+		return err
+	}
+	data, err := json.Marshal(summary)
+	if err != nil {
+		return fmt.Errorf("publish summary: %w", err)
+	}
+	if _, err := js.Publish(ctx, SummarySubject(session), data); err != nil {
+		return fmt.Errorf("publish summary of session %q: %w", session, err)
+	}
+	return nil
+}
+
+// LastSummary returns the JSON of the latest summary published for session.
+// The error wraps ErrNoSession when there is none.
+func LastSummary(ctx context.Context, js jetstream.JetStream, session string) ([]byte, error) {
+	if err := ValidateSession(session); err != nil {
+		return nil, err
+	}
+	st, err := js.Stream(ctx, SummaryStreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("%w: %q: no summary stream on this server yet", ErrNoSession, session)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", SummaryStreamName, err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, SummarySubject(session))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("%w: %q: no summary published yet (is 'affect aggregate --session %s' or 'affect session' running?)", ErrNoSession, session, session)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last summary of session %q: %w", session, err)
+	}
+	return m.Data, nil
+}

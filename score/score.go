@@ -1,0 +1,237 @@
+// Package score runs the per-frame scoring loop that every affect job shares:
+// frames from a capture.Source are scored by classify.Scorers on parallel
+// workers, put back in frame order, the participant's face is tracked, and
+// each frame's pipeline.FrameScore goes to a sink.
+package score
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/affectlab/affect/capture"
+	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/pipeline"
+)
+
+// Config configures Run.
+type Config struct {
+	// Session, Participant and Source label every FrameScore.
+	Session, Participant, Source string
+	// Scorer configures detection and classification.
+	Scorer classify.ScorerParams
+	// Workers is the number of parallel scorers. Default: the number of CPUs.
+	Workers int
+	// Progress, when set, is called after each frame is delivered.
+	Progress func(done int64)
+}
+
+// Sink receives frames in order. An error stops the run.
+type Sink func(pipeline.FrameScore) error
+
+// Stats describe a finished run.
+type Stats struct {
+	Frames     int64
+	FaceFrames int64
+	Errors     int64 // frames whose item carried an error (still delivered)
+	Elapsed    time.Duration
+	// Decode is the time spent reading and decoding frames (one goroutine).
+	Decode time.Duration
+	// Timing is the scorers' time per stage, summed over workers.
+	Timing classify.Timing
+}
+
+// FPS is frames per second of wall time.
+func (s Stats) FPS() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Frames) / s.Elapsed.Seconds()
+}
+
+type job struct {
+	seq   int64
+	frame capture.Frame
+	det   classify.Detections
+}
+
+type result struct {
+	seq     int64
+	fs      pipeline.FrameScore
+	primary int
+}
+
+// Run scores every frame of src and calls sink in frame order. It returns
+// when the source ends (nil error), the context is cancelled, the source
+// fails or sink fails. Frames already scored are delivered before a source
+// error is returned, so nothing scored is lost.
+func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats, error) {
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	// Load every scorer before reading any frame: a bad model fails fast.
+	tracker, err := classify.NewFaceTracker(cfg.Scorer.Detector)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer tracker.Close()
+	scorers := make([]*classify.Scorer, 0, workers)
+	defer func() {
+		for _, s := range scorers {
+			s.Close()
+		}
+	}()
+	for range workers {
+		s, err := classify.NewScorer(cfg.Scorer)
+		if err != nil {
+			return Stats{}, err
+		}
+		scorers = append(scorers, s)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	jobs := make(chan job, workers*2)
+	results := make(chan result, workers*2)
+	var stats Stats
+	var srcErr error
+
+	// Reader: decoding and face finding run in order on one goroutine, so
+	// that face tracking is deterministic; classification runs in parallel.
+	go func() {
+		defer close(jobs)
+		var seq int64
+		for {
+			t0 := time.Now()
+			f, err := src.Next(ctx)
+			t1 := time.Now()
+			stats.Decode += t1.Sub(t0)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					srcErr = err
+				}
+				return
+			}
+			j := job{seq: seq, frame: f, det: classify.Detections{Primary: -1}}
+			if f.Err == nil && !f.Image.Empty() {
+				j.det = tracker.Next(f.Image)
+				stats.Timing.Detect += time.Since(t1)
+			}
+			select {
+			case jobs <- j:
+				seq++
+			case <-ctx.Done():
+				f.Close()
+				return
+			}
+		}
+	}()
+
+	// Workers.
+	var wg sync.WaitGroup
+	for _, s := range scorers {
+		wg.Add(1)
+		go func(s *classify.Scorer) {
+			defer wg.Done()
+			for j := range jobs {
+				r := scoreFrame(s, j, cfg)
+				j.frame.Close()
+				select {
+				case results <- r:
+				case <-ctx.Done():
+				}
+			}
+		}(s)
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	// Re-order and deliver.
+	pending := map[int64]result{}
+	var next int64
+	var sinkErr error
+	for r := range results {
+		if sinkErr != nil {
+			continue // drain so workers can exit
+		}
+		pending[r.seq] = r
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			fs := r.fs
+			if r.primary >= 0 && r.primary < len(fs.Faces) {
+				p := fs.Faces[r.primary]
+				fs.Primary = &p
+				fs.FaceFound = true
+			}
+			stats.Frames++
+			if fs.FaceFound {
+				stats.FaceFrames++
+			}
+			if fs.Error != "" {
+				stats.Errors++
+			}
+			if err := sink(fs); err != nil {
+				sinkErr = err
+				cancel()
+				break
+			}
+			if cfg.Progress != nil {
+				cfg.Progress(stats.Frames)
+			}
+		}
+	}
+	stats.Elapsed = time.Since(start)
+	for _, s := range scorers {
+		t := s.Timing()
+		stats.Timing.Frames += t.Frames
+		stats.Timing.Faces += t.Faces
+		stats.Timing.Classify += t.Classify
+	}
+	switch {
+	case sinkErr != nil:
+		return stats, sinkErr
+	case srcErr != nil:
+		return stats, srcErr
+	}
+	return stats, ctx.Err()
+}
+
+func scoreFrame(s *classify.Scorer, j job, cfg Config) result {
+	f := j.frame
+	fs := pipeline.FrameScore{
+		Schema:          pipeline.SchemaVersion,
+		Session:         cfg.Session,
+		Participant:     cfg.Participant,
+		Source:          cfg.Source,
+		Frame:           f.Index,
+		MediaMS:         f.TimeMS,
+		CaptureUnixNano: f.Wall.UnixNano(),
+	}
+	r := result{seq: j.seq, primary: -1}
+	if f.Err != nil {
+		fs.Error = f.Err.Error()
+		r.fs = fs
+		return r
+	}
+	faces, err := s.ScoreBoxes(f.Image, j.det.Boxes)
+	if err != nil {
+		fs.Error = fmt.Sprintf("scoring failed: %v", err)
+		r.fs = fs
+		return r
+	}
+	fs.NFaces = len(faces)
+	fs.Faces = faces
+	r.primary = j.det.Primary
+	r.fs = fs
+	return r
+}
