@@ -94,57 +94,80 @@ func preprocessInto(dst []float32, face gocv.Mat, spec models.Spec) error {
 		}
 	}
 
-	ys := resizeTaps(h, n)
-	xs := resizeTaps(w, n)
-	// channel offsets in the Mat's pixel for R, G, B
+	ys := resizeTaps(h, n, offY, rows, cols*bytesPerPixel)
+	xs := resizeTaps(w, n, offX, cols, bytesPerPixel)
+	// byte offsets in a pixel of R, G and B
 	var chOff [3]int
 	if bytesPerPixel >= 3 {
 		chOff = [3]int{2, 1, 0}
 	}
-	// at returns the value of channel c (R, G, B) at (y, x) of the virtual image.
-	at := func(y, x, c int) float64 {
-		y -= offY
-		x -= offX
-		if y < 0 || y >= rows || x < 0 || x >= cols {
-			return 0 // padding is black
-		}
-		return float64(pix[(y*cols+x)*bytesPerPixel+chOff[c]])
-	}
-	sample := func(ty, tx tap, c int) float64 {
-		tl, tr := at(ty.lo, tx.lo, c), at(ty.lo, tx.hi, c)
-		bl, br := at(ty.hi, tx.lo, c), at(ty.hi, tx.hi, c)
-		top := tl + (tr-tl)*tx.frac
-		bottom := bl + (br-bl)*tx.frac
-		return top + (bottom-top)*ty.frac
-	}
 	plane := n * n
 	for oy, ty := range ys {
 		for ox, tx := range xs {
+			p00, p01 := pixelAt(ty.lo, tx.lo), pixelAt(ty.lo, tx.hi)
+			p10, p11 := pixelAt(ty.hi, tx.lo), pixelAt(ty.hi, tx.hi)
+			var v [3]float64
+			for c := 0; c < 3; c++ {
+				o := chOff[c]
+				// TensorFlow's resizeBilinear: lerp along x on both rows, then along y.
+				tl, tr := value(pix, p00, o), value(pix, p01, o)
+				bl, br := value(pix, p10, o), value(pix, p11, o)
+				top := tl + (tr-tl)*tx.frac
+				bottom := bl + (br-bl)*tx.frac
+				v[c] = top + (bottom-top)*ty.frac
+			}
 			i := oy*n + ox
 			if spec.Channels == 1 {
-				g := grayR*sample(ty, tx, 0) + grayG*sample(ty, tx, 1) + grayB*sample(ty, tx, 2)
+				g := grayR*v[0] + grayG*v[1] + grayB*v[2]
 				dst[i] = float32((g - spec.Mean[0]) * spec.Scale)
 				continue
 			}
 			for c := 0; c < 3; c++ {
-				dst[c*plane+i] = float32((sample(ty, tx, c) - spec.Mean[c]) * spec.Scale)
+				dst[c*plane+i] = float32((v[c] - spec.Mean[c]) * spec.Scale)
 			}
 		}
 	}
 	return nil
 }
 
-// tap is where one output row (or column) samples its input.
+// pixelAt returns the byte offset of a pixel from its row and column
+// offsets, or -1 when either is in the black padding.
+func pixelAt(row, col int) int {
+	if row < 0 || col < 0 {
+		return -1
+	}
+	return row + col
+}
+
+func value(pix []uint8, p, channel int) float64 {
+	if p < 0 {
+		return 0
+	}
+	return float64(pix[p+channel])
+}
+
+// tap is where one output row (or column) samples its input: byte offsets
+// of the two neighbouring source rows (columns), -1 for padding, and the
+// fraction between them.
 type tap struct {
 	lo, hi int
 	frac   float64
 }
 
 // resizeTaps computes TensorFlow's legacy bilinear sampling positions
-// (alignCorners=false, halfPixelCenters=false) for in -> out pixels.
-func resizeTaps(in, out int) []tap {
+// (alignCorners=false, halfPixelCenters=false) from a (padded) axis of size
+// in to out pixels. Position i of the padded axis is source pixel i-off of
+// the image's n pixels; stride is the byte distance between source pixels.
+func resizeTaps(in, out, off, n, stride int) []tap {
 	t := make([]tap, out)
 	ratio := float64(in) / float64(out)
+	at := func(i int) int {
+		i -= off
+		if i < 0 || i >= n {
+			return -1
+		}
+		return i * stride
+	}
 	for i := range t {
 		src := ratio * float64(i)
 		lo := int(math.Floor(src))
@@ -155,7 +178,7 @@ func resizeTaps(in, out int) []tap {
 		if hi > in-1 {
 			hi = in - 1
 		}
-		t[i] = tap{lo: lo, hi: hi, frac: src - float64(lo)}
+		t[i] = tap{lo: at(lo), hi: at(hi), frac: src - float64(lo)}
 	}
 	return t
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"time"
 
+	"github.com/affectlab/affect/models"
 	"github.com/affectlab/affect/pipeline"
 	"gocv.io/x/gocv"
 )
@@ -13,15 +14,33 @@ import (
 // ModelEnsemble averages the class probabilities of every model.
 const ModelEnsemble = "ensemble"
 
-// DefaultModel is the model used when ScorerParams.Model is empty.
-const DefaultModel = ModelEnsemble
+// DefaultModel is the model used when ScorerParams.Model is empty: the
+// learned combination of both models.
+const DefaultModel = ModelCombined
 
 // ScorerNames lists the values ScorerParams.Model accepts.
-func ScorerNames() []string { return append(ModelNames(), ModelEnsemble) }
+func ScorerNames() []string { return append(ModelNames(), ModelEnsemble, ModelCombined) }
+
+// Quality rule (see QualityLow): a face is low quality when it is smaller
+// than MinFaceFrac of the frame height, when its crop is blurred (variance of
+// the Laplacian of the crop scaled to SharpnessSide pixels below MinSharpness),
+// or when it is not a detected face (whole-image fallback).
+const (
+	MinFaceFrac   = 0.10
+	MinSharpness  = 20.0
+	SharpnessSide = 64
+)
+
+// QualityLow applies the documented quality rule to a face's measures.
+func QualityLow(q pipeline.Quality) bool {
+	return q.FaceFrac < MinFaceFrac || q.Sharpness < MinSharpness
+}
 
 // ScorerParams configure a Scorer.
 type ScorerParams struct {
-	// Model is "human", "faceapi" or "ensemble" (default).
+	// Model is "human", "faceapi", "ensemble" (mean of both models'
+	// probabilities) or "combined" (default: logistic regression on both
+	// models' log-probabilities, models/combined_v1.json).
 	Model string
 	// Backend is "opencv" (default, fast) or "onnxgo" (pure Go).
 	Backend string
@@ -33,6 +52,13 @@ type ScorerParams struct {
 	// FallbackWholeImage scores the whole frame when no face is found, and
 	// marks the face with Quality.Low (used by `affect eval` on photos).
 	FallbackWholeImage bool
+	// Uncalibrated ships the raw P(happy) of human, faceapi or ensemble as
+	// Happiness instead of its Platt-calibrated value (for measurement only;
+	// "combined" is calibrated by construction and ignores it).
+	Uncalibrated bool
+	// NoFlip turns off the mirror averaging that models/combined_v1.json asks
+	// for (for measurement only: the calibration was fitted with it).
+	NoFlip bool
 }
 
 // Timing is the time a Scorer spent per stage.
@@ -49,7 +75,14 @@ type Scorer struct {
 	p      ScorerParams
 	det    *Detector
 	models []*Model
+	names  []string
+	cal    calibrator
+	flip   bool
 	crop   gocv.Mat
+	gray   gocv.Mat
+	small  gocv.Mat
+	lap    gocv.Mat
+	probs  [][7]float64
 	timing Timing
 }
 
@@ -61,11 +94,15 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	if p.Backend == "" {
 		p.Backend = BackendOpenCV
 	}
+	comb, err := models.LoadCombination()
+	if err != nil {
+		return nil, fmt.Errorf("classify: %w", err)
+	}
 	names := []string{p.Model}
-	if p.Model == ModelEnsemble {
+	if p.Model == ModelEnsemble || p.Model == ModelCombined {
 		names = ModelNames()
 	}
-	s := &Scorer{p: p}
+	s := &Scorer{p: p, names: names, cal: calibrator{c: comb, model: p.Model, raw: p.Uncalibrated}, flip: comb.Flip && !p.NoFlip}
 	if !p.Crops {
 		d, err := NewDetector(p.Detector)
 		if err != nil {
@@ -85,6 +122,10 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 		s.models = append(s.models, m)
 	}
 	s.crop = gocv.NewMat()
+	s.gray = gocv.NewMat()
+	s.small = gocv.NewMat()
+	s.lap = gocv.NewMat()
+	s.probs = make([][7]float64, len(s.models))
 	return s, nil
 }
 
@@ -104,6 +145,9 @@ func (s *Scorer) Close() error {
 		errs = append(errs, m.Close())
 	}
 	s.crop.Close()
+	s.gray.Close()
+	s.small.Close()
+	s.lap.Close()
 	return errors.Join(errs...)
 }
 
@@ -145,30 +189,45 @@ func (s *Scorer) scoreBoxes(frame gocv.Mat, boxes []image.Rectangle, low bool) (
 	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
 	faces := make([]pipeline.Face, 0, len(boxes))
 	for _, b := range boxes {
-		f, err := s.scoreBox(frame, b, bounds)
+		f, sharp, err := s.scoreBox(frame, b, bounds)
 		if err != nil {
 			return nil, err
 		}
-		f.Quality = &pipeline.Quality{FaceFrac: float64(b.Dy()) / float64(bounds.Dy()), Low: low}
+		q := pipeline.Quality{FaceFrac: float64(b.Dy()) / float64(bounds.Dy()), Sharpness: sharp}
+		q.Low = low || QualityLow(q)
+		f.Quality = &q
 		faces = append(faces, f)
 		s.timing.Faces++
 	}
 	return faces, nil
 }
 
-func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline.Face, error) {
+func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline.Face, float64, error) {
 	var sum [7]float64
-	for _, m := range s.models {
+	sharp := -1.0
+	for k, m := range s.models {
 		r := box
 		if s.det != nil {
 			r = CropBox(box, m.Spec().Margin, bounds)
 		}
 		region := frame.Region(r)
 		p, err := m.Predict(region)
+		if err == nil && s.flip {
+			gocv.Flip(region, &s.crop, 1)
+			var q [7]float64
+			q, err = m.Predict(s.crop)
+			for i := range p {
+				p[i] = (p[i] + q[i]) / 2
+			}
+		}
+		if err == nil && sharp < 0 {
+			sharp = s.sharpness(region)
+		}
 		region.Close()
 		if err != nil {
-			return pipeline.Face{}, fmt.Errorf("classify: model %s: %w", m.Name(), err)
+			return pipeline.Face{}, 0, fmt.Errorf("classify: model %s: %w", m.Name(), err)
 		}
+		s.probs[k] = p
 		for i := range sum {
 			sum[i] += p[i]
 		}
@@ -177,6 +236,47 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline
 	for i := range sum {
 		f.Probs[i] = sum[i] / float64(len(s.models))
 	}
-	f.Happiness = f.Probs[pipeline.HappyIndex]
-	return f, nil
+	f.Happiness = s.cal.happiness(s.names, s.probs, f.Probs)
+	return f, sharp, nil
+}
+
+// Sharpness is the variance of the Laplacian of the gray face crop scaled to
+// SharpnessSide x SharpnessSide pixels (so it does not depend on the face's
+// size in pixels): a blurred or featureless crop gives a small value.
+func Sharpness(crop gocv.Mat) float64 {
+	g, sm, lap := gocv.NewMat(), gocv.NewMat(), gocv.NewMat()
+	defer g.Close()
+	defer sm.Close()
+	defer lap.Close()
+	return sharpness(crop, &g, &sm, &lap)
+}
+
+func (s *Scorer) sharpness(crop gocv.Mat) float64 {
+	return sharpness(crop, &s.gray, &s.small, &s.lap)
+}
+
+func sharpness(crop gocv.Mat, gray, small, lap *gocv.Mat) float64 {
+	if crop.Empty() {
+		return 0
+	}
+	switch crop.Channels() {
+	case 1:
+		crop.CopyTo(gray)
+	case 4:
+		gocv.CvtColor(crop, gray, gocv.ColorBGRAToGray)
+	default:
+		gocv.CvtColor(crop, gray, gocv.ColorBGRToGray)
+	}
+	gocv.Resize(*gray, small, image.Pt(SharpnessSide, SharpnessSide), 0, 0, gocv.InterpolationArea)
+	gocv.Laplacian(*small, lap, gocv.MatTypeCV64F, 1, 1, 0, gocv.BorderDefault)
+	_, std := meanStd(*lap)
+	return std * std
+}
+
+func meanStd(m gocv.Mat) (float64, float64) {
+	mean, std := gocv.NewMat(), gocv.NewMat()
+	defer mean.Close()
+	defer std.Close()
+	gocv.MeanStdDev(m, &mean, &std)
+	return mean.GetDoubleAt(0, 0), std.GetDoubleAt(0, 0)
 }

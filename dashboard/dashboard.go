@@ -390,6 +390,20 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// SessionMemory returns an estimate of the bytes the dashboard holds for a
+// loaded session (bins, recent window, de-duplication window, markers and
+// the latest summary), and false when the session is not loaded. It is
+// bounded by the options, whatever the session's length.
+func (s *Server) SessionMemory(name string) (int, bool) {
+	s.mu.Lock()
+	sess := s.sessions[name]
+	s.mu.Unlock()
+	if sess == nil {
+		return 0, false
+	}
+	return sess.memBytes(), true
+}
+
 // ---- HTTP ----
 
 func (s *Server) routes() http.Handler {
@@ -568,11 +582,15 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
+	statusTick := time.NewTicker(2 * time.Second)
+	defer statusTick.Stop()
 	var since uint64
+	var status string
 	buf := make([]byte, 0, 64<<10)
 	for {
 		data, v, changed := sess.update(since, time.Now())
 		if data != nil {
+			status = sess.currentStatus(time.Now())
 			buf = append(buf[:0], "event: update\ndata: "...)
 			buf = append(buf, data...)
 			buf = append(buf, "\n\n"...)
@@ -592,6 +610,18 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-changed:
+		case <-statusTick.C:
+			// A live session turns idle with no message: tell the page.
+			if st := sess.currentStatus(time.Now()); st != status {
+				b, st := sess.infoUpdate(time.Now())
+				status = st
+				buf = append(buf[:0], "event: update\ndata: "...)
+				buf = append(buf, b...)
+				buf = append(buf, "\n\n"...)
+				if !write(buf) {
+					return
+				}
+			}
 		case <-keepalive.C:
 			if !write([]byte(": keepalive\n\n")) {
 				return

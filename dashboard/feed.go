@@ -144,7 +144,7 @@ func (s *Server) follow(sess *session) error {
 	s.mu.Unlock()
 	if sst, err := s.js.Stream(ctx, pipeline.SummaryStreamName); err == nil {
 		if m, err := sst.GetLastMsgForSubject(ctx, pipeline.SummarySubject(name)); err == nil {
-			s.applySummary(sess, m.Data)
+			s.applySummary(sess, m.Data, true)
 		}
 	}
 	return nil
@@ -212,7 +212,10 @@ func (s *Server) applyEvent(sess *session, data []byte) {
 	sess.addEvent(&e)
 }
 
-func (s *Server) applySummary(sess *session, data []byte) {
+// applySummary decodes and stores a summary. stored marks the one read from
+// the summary stream when a session is opened: it never replaces a live one,
+// and a bad one is not counted (the live subscription counted it).
+func (s *Server) applySummary(sess *session, data []byte, stored bool) {
 	var sum aggregate.Summary
 	err := json.Unmarshal(data, &sum)
 	reason := metrics.SkipMalformed
@@ -225,7 +228,11 @@ func (s *Server) applySummary(sess *session, data []byte) {
 		err = fmt.Errorf("summary of session %q on the subject of %q", sum.Session, sess.name)
 	}
 	if err == nil {
-		err = sess.setSummary(&sum)
+		err = sess.setSummary(&sum, stored)
+	}
+	if err != nil && stored {
+		s.log.Debug("dashboard: skipped stored summary", "session", sess.name, "err", err)
+		return
 	}
 	if err != nil {
 		sess.skip(reason)
@@ -271,7 +278,7 @@ func (s *Server) onSummary(msg *nats.Msg) {
 		return
 	}
 	sess, _ := s.ensure(name)
-	s.applySummary(sess, msg.Data)
+	s.applySummary(sess, msg.Data, false)
 }
 
 // open returns a session for a page: loaded, or read back from the stream.

@@ -191,14 +191,19 @@ func (s *session) addEvent(e *pipeline.Event) {
 	}
 }
 
-// setSummary stores the latest summary (already validated).
-func (s *session) setSummary(sum *aggregate.Summary) error {
+// setSummary stores the latest summary (already validated). With onlyFirst
+// it is stored only when the session has none yet (a stored summary read
+// while live ones may already be arriving).
+func (s *session) setSummary(sum *aggregate.Summary, onlyFirst bool) error {
 	data, err := json.Marshal(sum)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if onlyFirst && s.summary != nil {
+		return nil
+	}
 	if s.participant == "" {
 		s.participant = sum.Participant
 	}
@@ -243,25 +248,25 @@ func (s *session) status(now time.Time) string {
 
 // info is the session's header, shown on both pages.
 type info struct {
-	Session     string                `json:"session"`
-	Participant string                `json:"participant,omitempty"`
-	Source      string                `json:"source,omitempty"`
-	FPS         float64               `json:"fps,omitempty"`
-	StartedMS   int64                 `json:"started_unix_ms,omitempty"`
-	Status      string                `json:"status"`
-	Frames      int64                 `json:"frames"`
-	FaceFrames  int64                 `json:"face_frames"`
-	ErrorFrames int64                 `json:"error_frames"`
-	Last        *lastFrame            `json:"last,omitempty"`
-	End         *pipeline.SessionEnd  `json:"end,omitempty"`
-	Markers     int                   `json:"markers"`
-	MarkersLost int                   `json:"markers_lost,omitempty"`
-	Skipped     skipCounts            `json:"skipped"`
-	Pending     uint64                `json:"pending,omitempty"`
-	Overall     *aggregate.Stats      `json:"overall,omitempty"`
-	Clients     int                   `json:"clients"`
-	Loaded      bool                  `json:"loaded"`
-	StoredMsgs  uint64                `json:"stored_messages,omitempty"`
+	Session     string               `json:"session"`
+	Participant string               `json:"participant,omitempty"`
+	Source      string               `json:"source,omitempty"`
+	FPS         float64              `json:"fps,omitempty"`
+	StartedMS   int64                `json:"started_unix_ms,omitempty"`
+	Status      string               `json:"status"`
+	Frames      int64                `json:"frames"`
+	FaceFrames  int64                `json:"face_frames"`
+	ErrorFrames int64                `json:"error_frames"`
+	Last        *lastFrame           `json:"last,omitempty"`
+	End         *pipeline.SessionEnd `json:"end,omitempty"`
+	Markers     int                  `json:"markers"`
+	MarkersLost int                  `json:"markers_lost,omitempty"`
+	Skipped     skipCounts           `json:"skipped"`
+	Pending     uint64               `json:"pending,omitempty"`
+	Overall     *aggregate.Stats     `json:"overall,omitempty"`
+	Clients     int                  `json:"clients"`
+	Loaded      bool                 `json:"loaded"`
+	StoredMsgs  uint64               `json:"stored_messages,omitempty"`
 }
 
 func (s *session) infoLocked(now time.Time) info {
@@ -341,6 +346,23 @@ func (s *session) update(since uint64, now time.Time) ([]byte, uint64, <-chan st
 	}
 	dst = append(dst, '}')
 	return dst, s.ver, ch
+}
+
+// infoUpdate returns {"v":version,"info":{...}}: the header alone, sent
+// when only the time-dependent status changed.
+func (s *session) infoUpdate(now time.Time) ([]byte, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.infoLocked(now)
+	b, _ := json.Marshal(map[string]any{"v": s.ver, "info": in})
+	return b, in.Status
+}
+
+// currentStatus returns the session's status now.
+func (s *session) currentStatus(now time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status(now)
 }
 
 // memBytes estimates the bytes the session holds: it is bounded by the

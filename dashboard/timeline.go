@@ -118,11 +118,14 @@ func (p *pyramid) merge(ver uint64) {
 	p.merges++
 }
 
-// appendJSON appends {"w":width,"n":bins,"b":[changed bins]}: the non-empty
-// bins changed after version since.
+// appendJSON appends {"w":width,"m":merges,"n":bins,"b":[changed bins]}:
+// the non-empty bins changed after version since. A page that sees "m"
+// change drops its bins first (a merge re-sends every non-empty bin).
 func (p *pyramid) appendJSON(dst []byte, since uint64) []byte {
 	dst = append(dst, `{"w":`...)
 	dst = appendFloat4(dst, p.width)
+	dst = append(dst, `,"m":`...)
+	dst = strconv.AppendInt(dst, int64(p.merges), 10)
 	dst = append(dst, `,"n":`...)
 	dst = strconv.AppendInt(dst, int64(len(p.bins)), 10)
 	dst = append(dst, `,"b":[`...)
@@ -177,10 +180,12 @@ func (r *recent) add(t float64, face bool, h float64, ver uint64) {
 	r.ring[s].ver = ver
 }
 
-// appendJSON appends {"w":width,"first":k0,"b":[changed bins in the window]}.
+// appendJSON appends {"w":width,"len":slots,"first":k0,"b":[changed bins in the window]}.
 func (r *recent) appendJSON(dst []byte, since uint64) []byte {
 	dst = append(dst, `{"w":`...)
 	dst = appendFloat4(dst, r.width)
+	dst = append(dst, `,"len":`...)
+	dst = strconv.AppendInt(dst, int64(len(r.ring)), 10)
 	dst = append(dst, `,"first":`...)
 	dst = strconv.AppendInt(dst, max(0, r.first()), 10)
 	dst = append(dst, `,"b":[`...)

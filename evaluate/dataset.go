@@ -90,8 +90,8 @@ func ReadManifest(path string) ([]Item, error) {
 	return items, nil
 }
 
-// ReadDir reads a folder with one subfolder of images per class; the
-// subfolder named "happy" is the positive class.
+// ReadDir reads a folder with one subfolder of images (or videos, see
+// VideoExts) per class; the subfolder named "happy" is the positive class.
 func ReadDir(dir string) ([]Item, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -108,7 +108,7 @@ func ReadDir(dir string) ([]Item, error) {
 			return nil, fmt.Errorf("%w: %v", ErrDataset, err)
 		}
 		for _, f := range files {
-			if f.IsDir() || !capture.ImageExts[strings.ToLower(filepath.Ext(f.Name()))] {
+			if f.IsDir() || !(capture.ImageExts[strings.ToLower(filepath.Ext(f.Name()))] || IsVideo(f.Name())) {
 				continue
 			}
 			items = append(items, Item{Path: filepath.Join(dir, e.Name(), f.Name()), Happy: e.Name() == PositiveClass, Class: e.Name()})

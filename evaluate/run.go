@@ -2,14 +2,20 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"sort"
 	"sync"
 
+	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/pipeline"
 	"gocv.io/x/gocv"
 )
 
@@ -20,8 +26,14 @@ type Score struct {
 	Happiness float64
 	// Probs are the seven class probabilities (pipeline.Labels order).
 	Probs [7]float64
-	// NoFace is true when no face was found and the whole image was scored.
+	// NoFace is true when no face was found: an image is then scored whole;
+	// a video frame is not scored (Excluded).
 	NoFace bool
+	// Frame is the frame index in a video item, -1 for an image.
+	Frame int64
+	// Excluded marks a video frame without a face: it has no score and is
+	// left out of every figure (but counted in Result.NoFace).
+	Excluded bool
 	// Err is set when the image could not be read or scored.
 	Err error
 }
@@ -38,6 +50,17 @@ type Result struct {
 	Threshold   float64 `json:"threshold"`
 	BalancedAcc float64 `json:"balanced_accuracy"`
 	ECE         float64 `json:"ece"`
+	// Clips are the per-video figures when the data set has videos.
+	Clips []Clip `json:"clips,omitempty"`
+}
+
+// Clip summarises one video item: its frames with a face and their mean happiness.
+type Clip struct {
+	Path          string  `json:"path"`
+	Happy         bool    `json:"happy"`
+	Frames        int     `json:"frames"`
+	FaceFrames    int     `json:"face_frames"`
+	MeanHappiness float64 `json:"mean_happiness"`
 }
 
 // Sample keeps at most n items per class, chosen with a fixed seed, so a
@@ -66,9 +89,18 @@ func Sample(items []Item, n int, seed uint64) []Item {
 	return out
 }
 
+// VideoExts are the file extensions an evaluation item is read as a video
+// with; every frame of a video gets the video's label.
+var VideoExts = map[string]bool{".mp4": true, ".avi": true, ".mov": true, ".mkv": true, ".webm": true, ".m4v": true, ".mpg": true, ".mpeg": true}
+
+// IsVideo says whether path is read as a video.
+func IsVideo(path string) bool { return VideoExts[strings.ToLower(filepath.Ext(path))] }
+
 // ScoreItems scores every item with one Scorer per worker. With p.Crops the
 // images are face crops; otherwise the largest face is scored and, when none
-// is found, the whole image (counted as NoFace).
+// is found, the whole image (counted as NoFace). A video item gives one Score
+// per frame: faces are followed by a classify.FaceTracker, and frames without
+// a face are Excluded. Scores are in item order, then frame order.
 func ScoreItems(ctx context.Context, items []Item, p classify.ScorerParams, workers int, progress func(int)) ([]Score, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -87,7 +119,7 @@ func ScoreItems(ctx context.Context, items []Item, p classify.ScorerParams, work
 		}
 		scorers = append(scorers, s)
 	}
-	out := make([]Score, len(items))
+	res := make([][]Score, len(items))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -97,7 +129,11 @@ func ScoreItems(ctx context.Context, items []Item, p classify.ScorerParams, work
 		go func(s *classify.Scorer) {
 			defer wg.Done()
 			for i := range next {
-				out[i] = scoreOne(s, items[i])
+				if IsVideo(items[i].Path) {
+					res[i] = scoreVideo(ctx, s, p, items[i])
+				} else {
+					res[i] = []Score{scoreOne(s, items[i])}
+				}
 				if progress != nil {
 					mu.Lock()
 					done++
@@ -119,11 +155,58 @@ loop:
 	}
 	close(next)
 	wg.Wait()
+	var out []Score
+	for _, r := range res {
+		out = append(out, r...)
+	}
 	return out, err
 }
 
+// scoreVideo scores every frame of a video item (face found by a FaceTracker).
+func scoreVideo(ctx context.Context, s *classify.Scorer, p classify.ScorerParams, it Item) []Score {
+	src, err := capture.Open(it.Path)
+	if err != nil {
+		return []Score{{Item: it, Frame: -1, Err: err}}
+	}
+	defer src.Close()
+	tr, err := classify.NewFaceTracker(p.Detector)
+	if err != nil {
+		return []Score{{Item: it, Frame: -1, Err: err}}
+	}
+	defer tr.Close()
+	var out []Score
+	for {
+		f, err := src.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				out = append(out, Score{Item: it, Frame: -1, Err: err})
+			}
+			return out
+		}
+		r := Score{Item: it, Frame: f.Index}
+		switch {
+		case f.Err != nil:
+			r.Err = f.Err
+		default:
+			det := tr.Next(f.Image)
+			if det.Primary < 0 {
+				r.NoFace, r.Excluded = true, true
+				break
+			}
+			faces, err := s.ScoreBoxes(f.Image, det.Boxes[det.Primary:det.Primary+1])
+			if err != nil {
+				r.Err = err
+				break
+			}
+			r.Happiness, r.Probs = faces[0].Happiness, faces[0].Probs
+		}
+		f.Close()
+		out = append(out, r)
+	}
+}
+
 func scoreOne(s *classify.Scorer, it Item) Score {
-	r := Score{Item: it}
+	r := Score{Item: it, Frame: -1}
 	img := gocv.IMRead(it.Path, gocv.IMReadColor)
 	defer img.Close()
 	if img.Empty() {
@@ -141,7 +224,8 @@ func scoreOne(s *classify.Scorer, it Item) Score {
 	}
 	f := faces[0]
 	r.Happiness, r.Probs = f.Happiness, f.Probs
-	r.NoFace = f.Quality != nil && f.Quality.Low
+	// The fallback to the whole image is the only "face" that is the whole frame.
+	r.NoFace = !s.Params().Crops && f.Box == (pipeline.Box{W: img.Cols(), H: img.Rows()})
 	return r
 }
 
@@ -158,6 +242,9 @@ func Summarize(scores []Score, model, backend string, threshold float64) Result 
 		if sc.NoFace {
 			res.NoFace++
 		}
+		if sc.Excluded {
+			continue
+		}
 		s = append(s, sc.Happiness)
 		l = append(l, sc.Happy)
 		if sc.Happy {
@@ -168,6 +255,7 @@ func Summarize(scores []Score, model, backend string, threshold float64) Result 
 	res.AUC = round4(AUC(s, l))
 	res.BalancedAcc = round4(BalancedAccuracy(s, l, threshold))
 	res.ECE = round4(ECE(s, l, 10))
+	res.Clips = clips(scores)
 	return res
 }
 
@@ -176,4 +264,32 @@ func round4(x float64) float64 {
 		return x
 	}
 	return math.Round(x*1e4) / 1e4
+}
+
+func clips(scores []Score) []Clip {
+	var out []Clip
+	idx := map[string]int{}
+	sums := map[string]float64{}
+	for _, sc := range scores {
+		if sc.Frame < 0 {
+			continue
+		}
+		i, ok := idx[sc.Path]
+		if !ok {
+			i = len(out)
+			idx[sc.Path] = i
+			out = append(out, Clip{Path: sc.Path, Happy: sc.Happy})
+		}
+		out[i].Frames++
+		if sc.Err == nil && !sc.Excluded {
+			out[i].FaceFrames++
+			sums[sc.Path] += sc.Happiness
+		}
+	}
+	for i := range out {
+		if out[i].FaceFrames > 0 {
+			out[i].MeanHappiness = round4(sums[out[i].Path] / float64(out[i].FaceFrames))
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/pipeline/broker"
 )
 
 func mustJSON(v any) string {
@@ -447,5 +448,61 @@ func TestSummarySubject(t *testing.T) {
 	}
 	if _, err := pipeline.LastSummary(ctx, js, "none"); !errors.Is(err, pipeline.ErrNoSession) {
 		t.Errorf("LastSummary of a missing session: %v", err)
+	}
+}
+
+// TestPublisherBlockWhenFull: with WithBlockWhenFull, Process waits for room
+// while the broker is down and refuses (counting it) only when its context ends.
+func TestPublisherBlockWhenFull(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, dir, -1)
+	port := srv.Port()
+	nc, js := connect(t, srv.ClientURL())
+	frames := makeFrames("block", 20)
+	pub, err := pipeline.NewPublisher(nc, pipeline.WithBuffer(5), pipeline.WithBlockWhenFull(), pipeline.WithAckTimeout(200*time.Millisecond), pipeline.WithPublisherLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown()
+	ctx := context.Background()
+	for _, f := range frames[:5] {
+		if err := pub.Process(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err = pub.Process(short, frames[5])
+	cancel()
+	if !errors.Is(err, pipeline.ErrBufferFull) || pub.Stats().Dropped != 1 {
+		t.Fatalf("Process with a full buffer and an ending context: %v, stats %+v", err, pub.Stats())
+	}
+	// A blocked Process goes on once the broker is back.
+	restarted := make(chan *broker.Server, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		s, err := broker.Start(broker.Config{DataDir: dir, Port: port, Logger: quiet})
+		if err != nil {
+			t.Error(err)
+		}
+		restarted <- s
+	}()
+	defer func() {
+		if s := <-restarted; s != nil {
+			s.Shutdown()
+		}
+	}()
+	for _, f := range frames[6:] {
+		if err := pub.Process(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeCtx, cc := context.WithTimeout(ctx, 20*time.Second)
+	defer cc()
+	rep, err := pub.Close(closeCtx)
+	if rep.Published != 19 || rep.Undelivered != 1 || !errors.Is(err, pipeline.ErrUndelivered) {
+		t.Errorf("report %+v, %v: want 19 published, 1 undelivered", rep, err)
+	}
+	if n := streamFrameCount(t, js, "block"); n != 19 {
+		t.Errorf("stream holds %d frames, want 19", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 
 	"github.com/affectlab/affect/classify"
@@ -21,7 +22,7 @@ func init() {
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", stderr, "(DIR | --manifest FILE.csv) [flags]\n\nDIR holds one subfolder of images per class; \"happy\" is the positive class.\nA manifest has columns path,happy (0/1), paths relative to its folder.")
+	fs := newFlagSet("eval", stderr, "(DIR | --manifest FILE.csv) [flags]\n\nDIR holds one subfolder of images per class; \"happy\" is the positive class.\nA manifest has columns path,happy (0/1), paths relative to its folder.\nA video (.mp4, .avi, ...) in either counts every frame with the video's label;\nits faces are followed by the tracker and frames without one are excluded\n(counted as no_face).")
 	manifest := fs.String("manifest", "", "CSV with columns path,happy")
 	crops := fs.Bool("crops", false, "the images are already face crops: skip face detection")
 	models := fs.String("model", classify.DefaultModel, "model(s), comma-separated: "+strings.Join(classify.ScorerNames(), ", ")+", or all")
@@ -29,6 +30,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	threshold := fs.Float64("threshold", 0.5, "decision threshold for balanced accuracy")
 	perClass := fs.Int("per-class", 0, "evaluate at most N images per class, chosen with --seed (0: all)")
 	seed := fs.Uint64("seed", 1, "seed for --per-class")
+	match := fs.String("match", "", "evaluate only files whose name contains this (e.g. PrivateTest_, the FER2013 split held out from fitting)")
+	uncal := fs.Bool("uncalibrated", false, "report the raw P(happy) of human, faceapi and ensemble instead of the calibrated one")
+	noFlip := fs.Bool("no-flip", false, "turn off mirror averaging (measurement only; the calibration was fitted with it)")
 	workers := fs.Int("workers", 0, "parallel scorers (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	pos, err := parseFlags(fs, args)
@@ -58,13 +62,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	items = evaluate.MatchItems(items, *match)
+	if len(items) == 0 {
+		return fmt.Errorf("%w: no file name contains %q", evaluate.ErrDataset, *match)
+	}
 	items = evaluate.Sample(items, *perClass, *seed)
 	var results []evaluate.Result
 	fmt.Fprintf(stdout, "%-9s %-7s %6s %6s %7s %6s %8s %6s\n", "model", "backend", "N", "happy", "no_face", "AUC", "BalAcc@"+trimFloat(*threshold), "ECE")
 	for _, b := range bs {
 		for _, m := range ms {
 			bar := newProgress(stderr, m+"/"+b, int64(len(items)), *quiet)
-			scores, err := evaluate.ScoreItems(ctx, items, classify.ScorerParams{Model: m, Backend: b, Crops: *crops}, *workers,
+			scores, err := evaluate.ScoreItems(ctx, items, classify.ScorerParams{Model: m, Backend: b, Crops: *crops, Uncalibrated: *uncal, NoFlip: *noFlip}, *workers,
 				func(n int) { bar.update(int64(n)) })
 			bar.finish()
 			if err != nil {
@@ -81,6 +89,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			results = append(results, r)
 			fmt.Fprintf(stdout, "%-9s %-7s %6d %6d %7d %6.4f %8.4f %6.4f\n", m, b, r.N, r.Positives, r.NoFace, r.AUC, r.BalancedAcc, r.ECE)
+			for _, c := range r.Clips {
+				fmt.Fprintf(stdout, "  clip %-40s happy=%-5v frames=%d face_frames=%d mean_happiness=%.4f\n", filepath.Base(c.Path), c.Happy, c.Frames, c.FaceFrames, c.MeanHappiness)
+			}
 		}
 	}
 	line, err := json.Marshal(results)

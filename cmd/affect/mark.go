@@ -31,11 +31,10 @@ func init() {
 // natsFlags are the flags that choose and authenticate a NATS server; shared
 // by session, mark and aggregate.
 type natsFlags struct {
-	url                string
-	user, password     string
-	token, creds       string
-	ca, cert, key      string
-	defaultURLFallback bool
+	url            string
+	user, password string
+	token, creds   string
+	ca, cert, key  string
 }
 
 func (nf *natsFlags) register(fs *flag.FlagSet) {
@@ -85,7 +84,8 @@ func (nf *natsFlags) connect(name string) (*nats.Conn, jetstream.JetStream, erro
 	nc, err := broker.Connect(url, nf.options(name)...)
 	if err != nil {
 		if nf.url == "" && errors.Is(err, broker.ErrUnreachable) {
-			return nil, nil, fmt.Errorf("no 'affect session' broker answers at %s: start 'affect session' first, or give --nats URL for another server: %w", url, err)
+			return nil, nil, fmt.Errorf("%w: no 'affect session' is running on this machine (nothing answers at %s); start 'affect session' first, or give --nats URL for another server",
+				broker.ErrUnreachable, url)
 		}
 		return nil, nil, err
 	}

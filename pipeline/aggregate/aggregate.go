@@ -240,8 +240,10 @@ type frameKey struct {
 type Aggregator struct {
 	cfg Config
 
-	mu          sync.Mutex
-	frames      map[frameKey]pipeline.FrameScore
+	mu sync.Mutex
+	// frames are the distinct frames, kept sorted by frameLess.
+	frames      []pipeline.FrameScore
+	seen        map[frameKey]struct{}
 	markers     []Marker
 	markerSet   map[Marker]bool
 	dupFrames   int
@@ -273,7 +275,7 @@ func New(cfg Config, opts ...Option) (*Aggregator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Aggregator{cfg: cfg, frames: map[frameKey]pipeline.FrameScore{}, markerSet: map[Marker]bool{}}
+	a := &Aggregator{cfg: cfg, seen: map[frameKey]struct{}{}, markerSet: map[Marker]bool{}}
 	for _, o := range opts {
 		if err := o(a); err != nil {
 			return nil, err
@@ -291,11 +293,18 @@ func (a *Aggregator) Add(f pipeline.FrameScore) {
 	k := frameKey{f.Source, f.Frame}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, dup := a.frames[k]; dup {
+	if _, dup := a.seen[k]; dup {
 		a.dupFrames++
 		return
 	}
-	a.frames[k] = f
+	a.seen[k] = struct{}{}
+	n := len(a.frames)
+	if n == 0 || frameLess(&a.frames[n-1], &f) {
+		a.frames = append(a.frames, f) // the usual case: frames arrive in order
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return frameLess(&f, &a.frames[i]) })
+	a.frames = slices.Insert(a.frames, i, f)
 }
 
 // AddMarker adds a marker. An identical marker (same onset, label and
@@ -340,39 +349,26 @@ func (a *Aggregator) Len() int {
 // Frames returns the distinct frames in media-time order (a copy).
 func (a *Aggregator) Frames() []pipeline.FrameScore {
 	a.mu.Lock()
-	fs := make([]pipeline.FrameScore, 0, len(a.frames))
-	for _, f := range a.frames {
-		fs = append(fs, f)
-	}
-	a.mu.Unlock()
-	sortFrames(fs)
-	return fs
+	defer a.mu.Unlock()
+	return slices.Clone(a.frames)
 }
 
-func sortFrames(fs []pipeline.FrameScore) {
-	slices.SortFunc(fs, func(x, y pipeline.FrameScore) int {
-		switch {
-		case x.MediaMS < y.MediaMS:
-			return -1
-		case x.MediaMS > y.MediaMS:
-			return 1
-		case x.Source < y.Source:
-			return -1
-		case x.Source > y.Source:
-			return 1
-		case x.Frame < y.Frame:
-			return -1
-		case x.Frame > y.Frame:
-			return 1
-		}
-		return 0
-	})
+// frameLess orders frames by media time, then source, then frame index.
+func frameLess(x, y *pipeline.FrameScore) bool {
+	if x.MediaMS != y.MediaMS {
+		return x.MediaMS < y.MediaMS
+	}
+	if x.Source != y.Source {
+		return x.Source < y.Source
+	}
+	return x.Frame < y.Frame
 }
 
 // Summary computes the summary of everything added so far.
 func (a *Aggregator) Summary() Summary {
-	frames := a.Frames()
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	frames := a.frames
 	markers := slices.Clone(a.markers)
 	s := Summary{
 		Schema:           SummarySchemaVersion,
@@ -388,7 +384,6 @@ func (a *Aggregator) Summary() Summary {
 		}
 		s.Delivery = &d
 	}
-	a.mu.Unlock()
 	return compute(a.cfg, frames, markers, s)
 }
 

@@ -18,6 +18,8 @@ var (
 	ErrUnreachable = errors.New("cannot reach NATS")
 	// ErrAuth: the server refused the credentials.
 	ErrAuth = errors.New("NATS refused the credentials")
+	// ErrTLS: the TLS handshake failed (unknown CA, bad client certificate).
+	ErrTLS = errors.New("NATS TLS handshake failed")
 	// ErrOption: a connect option is invalid (bad file, conflicting options).
 	ErrOption = errors.New("invalid NATS option")
 )
@@ -202,6 +204,8 @@ func Connect(serverURL string, opts ...Option) (*nats.Conn, error) {
 		case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
 			strings.Contains(strings.ToLower(err.Error()), "authorization"):
 			return nil, fmt.Errorf("%w at %s: %v: check --nats-user/--nats-password, --nats-token or --nats-creds", ErrAuth, redacted, err)
+		case strings.Contains(err.Error(), "tls") || strings.Contains(err.Error(), "x509") || errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted):
+			return nil, fmt.Errorf("%w at %s: %v: check --nats-ca (the CA that signed the server's certificate), --nats-cert/--nats-key, and the URL scheme (tls://)", ErrTLS, redacted, err)
 		case errors.Is(err, nats.ErrNoServers), isNetErr(err):
 			return nil, fmt.Errorf("%w at %s: %v: is the server running? Use --nats URL for another server, or omit --nats to use the broker of a running 'affect session'", ErrUnreachable, redacted, err)
 		default:

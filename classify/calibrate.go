@@ -1,0 +1,85 @@
+package classify
+
+import (
+	"math"
+
+	"github.com/affectlab/affect/models"
+	"github.com/affectlab/affect/pipeline"
+)
+
+// ModelCombined is the learned combination of both models: a logistic
+// regression on their 14 class log-probabilities (models/combined_v1.json),
+// whose output is a calibrated P(happy). It is the default model.
+const ModelCombined = "combined"
+
+// Sigmoid is the logistic function 1/(1+exp(-x)).
+func Sigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
+}
+
+// Logit is log(p/(1-p)) with p clamped to [eps, 1-eps].
+func Logit(p, eps float64) float64 {
+	p = min(max(p, eps), 1-eps)
+	return math.Log(p / (1 - p))
+}
+
+// CombinationFeatures are the inputs of the learned combination: the
+// log-probabilities (floored at eps) of human's then faceapi's seven classes,
+// both in pipeline.Labels order.
+func CombinationFeatures(human, faceapi [7]float64, eps float64) [14]float64 {
+	var x [14]float64
+	for i := range 7 {
+		x[i] = math.Log(max(human[i], eps))
+		x[7+i] = math.Log(max(faceapi[i], eps))
+	}
+	return x
+}
+
+// ApplyLogReg returns sigmoid(bias + w·x).
+func ApplyLogReg(lr models.LogReg, x []float64) float64 {
+	z := lr.Bias
+	for i, w := range lr.Weights {
+		z += w * x[i]
+	}
+	return Sigmoid(z)
+}
+
+// ApplyPlatt returns the calibrated probability sigmoid(A*logit(p)+B).
+func ApplyPlatt(pl models.Platt, p, eps float64) float64 {
+	return Sigmoid(pl.A*Logit(p, eps) + pl.B)
+}
+
+// calibrator turns the per-model probabilities of a face into the shipped
+// happiness of one selectable model.
+type calibrator struct {
+	c     models.Combination
+	model string
+	raw   bool
+}
+
+// happiness returns the calibrated P(happy) from per-model probabilities
+// (probs[i] belongs to the i-th model of the Scorer) and their mean.
+func (k calibrator) happiness(names []string, probs [][7]float64, mean [7]float64) float64 {
+	if k.model == ModelCombined {
+		var h, f [7]float64
+		for i, n := range names {
+			switch n {
+			case "human":
+				h = probs[i]
+			case "faceapi":
+				f = probs[i]
+			}
+		}
+		x := CombinationFeatures(h, f, k.c.Eps)
+		return ApplyLogReg(k.c.Combined, x[:])
+	}
+	p := mean[pipeline.HappyIndex]
+	if k.raw {
+		return p
+	}
+	return ApplyPlatt(k.c.Platt[k.model], p, k.c.Eps)
+}

@@ -1,0 +1,64 @@
+//go:build matprofile
+
+package classify_test
+
+import (
+	"image"
+	"testing"
+
+	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/models"
+	"gocv.io/x/gocv"
+)
+
+// TestModelNoMatLeak loads, runs and closes every model on every backend, on
+// whole and region (non-continuous) BGR, gray and BGRA face images, and
+// requires that no gocv Mat is left open.
+// Run with: go test -tags matprofile -run NoMatLeak ./classify/
+func TestModelNoMatLeak(t *testing.T) {
+	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
+	if img.Empty() {
+		t.Fatalf("cannot read %s", fixtureFace)
+	}
+	defer img.Close()
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	bgra := gocv.NewMat()
+	defer bgra.Close()
+	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
+
+	before := gocv.MatProfile.Count()
+	for _, name := range classify.ModelNames() {
+		spec, _ := models.Get(name)
+		for _, backend := range classify.BackendNames() {
+			m, err := classify.NewModel(name, backend)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, face := range []gocv.Mat{img, gray, bgra} {
+				roi := face.Region(image.Rect(5, 10, 90, 100))
+				for _, f := range []gocv.Mat{face, roi} {
+					if _, err := m.Predict(f); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := classify.Preprocess(f, spec); err != nil {
+						t.Fatal(err)
+					}
+				}
+				roi.Close()
+			}
+			empty := gocv.NewMat()
+			if _, err := m.Predict(empty); err == nil {
+				t.Error("empty Mat: no error")
+			}
+			empty.Close()
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if after := gocv.MatProfile.Count(); after != before {
+		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/evaluate"
+	"github.com/affectlab/affect/models"
+	"github.com/affectlab/affect/pipeline"
+)
+
+func init() {
+	register(command{
+		name:    "fit-combination",
+		summary: "fit the learned combination and the calibrations (models/combined_v1.json) on FER2013 PublicTest",
+		run:     runFit,
+	})
+}
+
+func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fit-combination", stderr, "[flags]\n\nFits the `combined` model (logistic regression on both models' 14 class\nlog-probabilities) and the Platt scaling of human, faceapi and ensemble on the\nface crops whose file names contain --fit (default PublicTest_), and reports\nthe figures on those containing --holdout (default PrivateTest_), which are\nnever used for fitting.")
+	data := fs.String("data", "../shared/data/fer2013_test", "FER2013 test folder (one subfolder per class)")
+	fitSplit := fs.String("fit", "PublicTest_", "fit on crops whose file name contains this")
+	holdout := fs.String("holdout", "PrivateTest_", "report on crops whose file name contains this")
+	out := fs.String("out", "models/"+models.CombinationFile, "file to write")
+	backend := fs.String("backend", classify.BackendOpenCV, "backend: opencv or onnxgo")
+	cache := fs.String("cache", "", "cache file of the models' probabilities (read if complete, else written): for trying fit options quickly")
+	seed := fs.Uint64("seed", 1, "seed of the cross-validation folds")
+	flip := fs.String("flip", "auto", "mirror averaging: auto (by cross-validation on the fit split), on, off")
+	workers := fs.Int("workers", 0, "parallel model pairs (0: one per CPU)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageError("fit-combination takes no arguments, got %q", strings.Join(pos, " "))
+	}
+	all, err := evaluate.ReadDir(*data)
+	if err != nil {
+		return err
+	}
+	dev := evaluate.MatchItems(all, *fitSplit)
+	test := evaluate.MatchItems(all, *holdout)
+	if len(dev) == 0 || len(test) == 0 {
+		return fmt.Errorf("%w: %s has %d fit (%q) and %d holdout (%q) images; both must be non-empty", evaluate.ErrDataset, *data, len(dev), *fitSplit, len(test), *holdout)
+	}
+	items := append(append([]evaluate.Item(nil), dev...), test...)
+	probs, ok := evaluate.LoadProbs(*cache, items)
+	if !ok {
+		bar := newProgress(stderr, "models", int64(len(items)), *quiet)
+		probs, err = evaluate.ExtractProbs(ctx, items, *backend, *workers, func(n int) { bar.update(int64(n)) })
+		bar.finish()
+		if err != nil {
+			return err
+		}
+		if *cache != "" {
+			if err := evaluate.SaveProbs(*cache, items, probs); err != nil {
+				return err
+			}
+		}
+	}
+	labels := func(it []evaluate.Item) []bool {
+		y := make([]bool, len(it))
+		for i := range it {
+			y[i] = it[i].Happy
+		}
+		return y
+	}
+	c, rep, err := evaluate.FitCombination(probs[:len(dev)], labels(dev), evaluate.FitOptions{Seed: *seed, Flip: *flip})
+	if err != nil {
+		return err
+	}
+	c.Fit.Command = "affect fit-combination " + strings.Join(args, " ")
+	c.Fit.Data = "FER2013 test images (" + filepath.Base(*data) + ")"
+	c.Fit.Split = fmt.Sprintf("file names containing %q (fit); %q held out", *fitSplit, *holdout)
+	c.Fit.Backend = *backend
+	fmt.Fprintf(stdout, "fit on %d crops (%d happy), %s\n", c.Fit.N, c.Fit.Positives, c.Fit.FlipChoice)
+	for k, l := range rep.Lambdas {
+		fmt.Fprintf(stdout, "CV log-loss lambda=%-6g no flip %.4f, flip %.4f\n", l, rep.CVLogLoss[0][k], rep.CVLogLoss[1][k])
+	}
+
+	// Held-out figures, for information (`affect eval` gives the official ones).
+	fmt.Fprintf(stdout, "held out (%s, N=%d):\n%-10s %-12s %6s %8s %6s\n", *holdout, len(test), "model", "calibration", "AUC", "BA@0.5", "ECE")
+	ty := labels(test)
+	tp := probs[len(dev):]
+	for _, name := range classify.ScorerNames() {
+		for _, cal := range []bool{false, true} {
+			if name == classify.ModelCombined && !cal {
+				continue
+			}
+			var s []float64
+			var l []bool
+			for i, p := range tp {
+				if p.Err != nil {
+					continue
+				}
+				s = append(s, happinessOf(c, name, cal, p))
+				l = append(l, ty[i])
+			}
+			tag := "raw"
+			if cal {
+				tag = "calibrated"
+			}
+			fmt.Fprintf(stdout, "%-10s %-12s %6.4f %8.4f %6.4f\n", name, tag, evaluate.AUC(s, l), evaluate.BalancedAccuracy(s, l, 0.5), evaluate.ECE(s, l, 10))
+		}
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(*out, append(b, '\n')); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	return nil
+}
+
+// happinessOf is what the Scorer would ship for model name given both
+// models' probabilities of one crop (cal false: the raw P(happy)).
+func happinessOf(c models.Combination, name string, cal bool, p evaluate.ModelProbs) float64 {
+	h, f := p.Human, p.FaceAPI
+	if c.Flip {
+		for i := range 7 {
+			h[i] = (p.Human[i] + p.HumanFlip[i]) / 2
+			f[i] = (p.FaceAPI[i] + p.FaceAPIFlip[i]) / 2
+		}
+	}
+	if name == classify.ModelCombined {
+		x := classify.CombinationFeatures(h, f, c.Eps)
+		return classify.ApplyLogReg(c.Combined, x[:])
+	}
+	var raw float64
+	switch name {
+	case "human":
+		raw = h[pipeline.HappyIndex]
+	case "faceapi":
+		raw = f[pipeline.HappyIndex]
+	default:
+		raw = (h[pipeline.HappyIndex] + f[pipeline.HappyIndex]) / 2
+	}
+	if !cal {
+		return raw
+	}
+	return classify.ApplyPlatt(c.Platt[name], raw, c.Eps)
+}
+
+// writeFileAtomic writes b to a temporary file beside path and renames it.
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/affectlab/affect/capture"
+	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/dashboard"
+	"github.com/affectlab/affect/metrics"
+	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/pipeline/broker"
+	"github.com/affectlab/affect/samples"
+	"github.com/affectlab/affect/score"
+)
+
+func init() {
+	register(command{
+		name:    "session",
+		summary: "run a live session: capture, score, publish over NATS, aggregate, dashboard",
+		run:     runSession,
+	})
+}
+
+func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("session", stderr, "[--source 0|FILE|URL] [--session S] [--participant P] [flags]\n\n"+
+		"Captures frames, scores each for happiness and publishes the scores on\n"+
+		"affect.S.frames (NATS JetStream). With no --nats it starts an embedded broker\n"+
+		"(other terminals reach it with 'affect mark' / 'affect aggregate'); with no\n"+
+		"--source it plays the bundled sample video. It aggregates the session in the\n"+
+		"same process (unless --no-aggregate), serves the dashboard and, at the end,\n"+
+		"writes S.frames.csv, S.summary.json and S.happiness.png into --out.")
+	var sf scoringFlags
+	sf.register(fs)
+	var nf natsFlags
+	nf.register(fs)
+	source := fs.String("source", "", "camera index, video file or stream URL (default: the bundled sample video)")
+	session := fs.String("session", "", "session name: letters, digits, '-' and '_' (default: session-DATE-TIME)")
+	participant := fs.String("participant", "", "participant ID (pseudonymous)")
+	out := fs.String("out", "", "directory for the result files, written when the session ends")
+	markers := fs.String("markers", "", "CSV of stimulus markers (onset_ms,label,condition) to publish for a recorded video")
+	fast := fs.Bool("fast", false, "play a video file as fast as it can be scored instead of at its own frame rate")
+	dataDir := fs.String("data-dir", "", "embedded broker's JetStream store (default: "+defaultDataDirHelp()+")")
+	natsPort := fs.Int("nats-port", broker.DefaultPort, "embedded broker's port on 127.0.0.1 (-1: any free port)")
+	noAgg := fs.Bool("no-aggregate", false, "only publish; aggregate elsewhere with 'affect aggregate'")
+	httpAddr := fs.String("http", dashboard.DefaultAddr, "dashboard and /metrics address ('off' to disable)")
+	httpToken := fs.String("http-token", "", "dashboard token, required off loopback (or $AFFECT_HTTP_TOKEN)")
+	quiet := fs.Bool("quiet", false, "no status line per second")
+	cfg := aggregate.DefaultConfig()
+	fs.DurationVar(&cfg.Window, "window", cfg.Window, "rolling window")
+	fs.DurationVar(&cfg.Baseline, "baseline", cfg.Baseline, "epoch baseline before each marker")
+	fs.DurationVar(&cfg.ResponseFrom, "response-from", cfg.ResponseFrom, "epoch response window start after onset")
+	fs.DurationVar(&cfg.ResponseTo, "response-to", cfg.ResponseTo, "epoch response window end after onset")
+	calib := fs.Duration("calibration", 0, "first part of the session that is the participant's neutral baseline (0: none)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("unexpected argument %q (the source is given with --source)", pos[0])
+	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
+	cfg.Threshold = sf.threshold
+	cfg.CalibrationMS = float64(*calib) / float64(time.Millisecond)
+	if err := cfg.Validate(); err != nil {
+		return usageError("%v", err)
+	}
+	if *session == "" {
+		*session = "session-" + time.Now().Format("20060102-150405")
+	}
+	if err := pipeline.ValidateSession(*session); err != nil {
+		return usageError("--session: %v", err)
+	}
+	if nf.url != "" && *dataDir != "" {
+		return usageError("--data-dir is for the embedded broker; it cannot be used with --nats")
+	}
+	var marks []aggregate.Marker
+	if *markers != "" {
+		f, err := os.Open(*markers)
+		if err != nil {
+			return fmt.Errorf("reading markers: %w", err)
+		}
+		marks, err = aggregate.ReadMarkersCSV(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("reading markers %s: %w", *markers, err)
+		}
+	}
+	if *source == "" {
+		p, err := samples.VideoPath()
+		if err != nil {
+			return fmt.Errorf("no --source given and the bundled sample is unavailable: %w", err)
+		}
+		*source = p
+		slog.Info("no --source: playing the bundled sample video", "path", p)
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return fmt.Errorf("creating --out directory: %w", err)
+		}
+	}
+
+	// Load the models and open the source first: a bad model, a missing camera
+	// or file fails before anything starts.
+	if sc, err := classify.NewScorer(sf.scorerParams()); err != nil {
+		return err
+	} else {
+		sc.Close()
+	}
+	_, isCamera := strconv.Atoi(*source)
+	copts := append(sf.captureOptions(), capture.Realtime(!*fast))
+	src, err := capture.Open(*source, copts...)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	info := src.Info()
+
+	// Broker: embedded unless --nats names one.
+	if nf.url == "" {
+		srv, err := broker.Start(broker.Config{DataDir: *dataDir, Port: *natsPort})
+		if err != nil {
+			return fmt.Errorf("%w (is another 'affect session' running? connect to it with --nats %s, or use --nats-port)", err, broker.DefaultURL)
+		}
+		defer srv.Shutdown()
+		nf.url = srv.ClientURL()
+		slog.Info("embedded NATS broker", "url", nf.url, "data_dir", srv.DataDir())
+	}
+	nc, js, err := nf.connect("affect session")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
+		return err
+	}
+
+	if *httpAddr != "off" && *httpAddr != "" {
+		tok := *httpToken
+		if tok == "" {
+			tok = os.Getenv("AFFECT_HTTP_TOKEN")
+		}
+		dash, err := dashboard.New(nc, dashboard.WithAddr(*httpAddr), dashboard.WithToken(tok))
+		if err != nil {
+			return usageError("--http: %v", err)
+		}
+		url, err := dash.Start(ctx)
+		if err != nil {
+			return fmt.Errorf("dashboard: %w (use --http with another address, or --http off)", err)
+		}
+		defer dash.Close()
+		fmt.Fprintf(stdout, "dashboard: %s/session/%s\n", strings.TrimRight(url, "/"), *session)
+	}
+
+	started := time.Now()
+	start := pipeline.SessionStart{Participant: *participant, Source: info.Name, FPS: info.FPS, StartedUnixNano: started.UnixNano()}
+	if err := pipeline.StartSession(ctx, js, *session, start); err != nil {
+		return err
+	}
+	for _, m := range marks {
+		if err := pipeline.PublishEvent(ctx, js, pipeline.NewMarkerEvent(*session, m)); err != nil {
+			return err
+		}
+	}
+
+	// Aggregation in this process.
+	var la *liveAggregation
+	aggDone := make(chan error, 1)
+	aggCtx, stopAgg := context.WithCancel(context.Background())
+	defer stopAgg()
+	if !*noAgg {
+		var status io.Writer
+		if !*quiet {
+			status = stdout
+		}
+		la, err = newLiveAggregation(js, *session, "session", cfg, false, time.Second, status)
+		if err != nil {
+			return err
+		}
+		go func() { aggDone <- la.run(aggCtx) }()
+	}
+
+	var popts []pipeline.PublisherOption
+	if info.Kind == capture.KindFile || info.Kind == capture.KindDir {
+		// A file can wait for the broker; a camera cannot, so its frames are
+		// buffered to a bound and the overflow counted.
+		popts = append(popts, pipeline.WithBlockWhenFull())
+	}
+	pub, err := pipeline.NewPublisher(nc, popts...)
+	if err != nil {
+		return err
+	}
+	slog.Info("session started", "session", *session, "participant", *participant, "source", info.Name, "camera", isCamera == nil)
+	stats, runErr := score.Run(ctx, src, score.Config{
+		Session: *session, Participant: *participant, Source: info.Name,
+		Scorer: sf.scorerParams(), Workers: sf.workers,
+	}, func(f pipeline.FrameScore) error {
+		metrics.FrameCaptured(*session)
+		metrics.FrameScored(*session, f.FaceFound)
+		err := pub.Process(ctx, f)
+		if errors.Is(err, pipeline.ErrBufferFull) {
+			return nil // counted by the publisher and reported at the end
+		}
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fmt.Errorf("publishing frame %d: %w", f.Frame, err)
+	})
+
+	// However the capture ended, deliver what is buffered and close the session.
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	rep, closeErr := pub.Close(cctx)
+	cancel()
+	if rep.Undelivered > 0 {
+		metrics.FramesUndelivered(*session, rep.Undelivered)
+	}
+	reason := "completed"
+	switch {
+	case errors.Is(runErr, context.Canceled):
+		reason = "interrupted"
+	case runErr != nil:
+		reason = runErr.Error()
+	}
+	end := pipeline.SessionEnd{Frames: int(stats.Frames), Published: rep.Published, Undelivered: rep.Undelivered,
+		EndedUnixNano: time.Now().UnixNano(), Reason: reason}
+	ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	endErr := pipeline.PublishEvent(ectx, js, pipeline.NewEndEvent(*session, end))
+	cancel()
+	fmt.Fprintf(stdout, "captured and scored %d frames (%d with a face) in %s; %d published, %d undelivered\n",
+		stats.Frames, stats.FaceFrames, stats.Elapsed.Round(time.Millisecond), rep.Published, rep.Undelivered)
+	if rep.Undelivered > 0 {
+		fmt.Fprintf(stderr, "affect session: %d of %d frames could not be delivered to NATS (broker unreachable); they are not in the session's results\n", rep.Undelivered, stats.Frames)
+	}
+
+	if la != nil {
+		if endErr != nil {
+			stopAgg() // the aggregator would wait for an end that never comes
+		}
+		// A session interrupted by Ctrl-C still gets its results.
+		if err := <-aggDone; err != nil && !errors.Is(err, context.Canceled) {
+			slog.Error("aggregation failed", "err", err)
+		}
+		ls := la.finish()
+		la.report(ls, stdout, stderr, "affect session")
+		if *out != "" {
+			if err := writeLiveResults(*out, *session, la.agg, ls, true, stdout); err != nil {
+				return err
+			}
+		}
+	}
+	switch {
+	case runErr != nil:
+		return runErr
+	case closeErr != nil:
+		return closeErr
+	case endErr != nil:
+		return fmt.Errorf("publishing the end of session: %w", endErr)
+	case rep.Undelivered > 0:
+		return fmt.Errorf("%d frames undelivered", rep.Undelivered)
+	}
+	return nil
+}
+
+func defaultDataDirHelp() string {
+	d, err := broker.DefaultDataDir()
+	if err != nil {
+		return "a per-user data directory"
+	}
+	return d
+}
