@@ -8,7 +8,8 @@ import (
 )
 
 // ModelCombined is the learned combination of both models: a logistic
-// regression on their 14 class log-probabilities (models/combined_v1.json),
+// regression on their 14 class log-probabilities and the logit of their mean
+// P(happy) (models/combined_v1.json),
 // whose output is a calibrated P(happy). It is the default model.
 const ModelCombined = "combined"
 
@@ -27,15 +28,20 @@ func Logit(p, eps float64) float64 {
 	return math.Log(p / (1 - p))
 }
 
+// NumCombinationFeatures is the number of inputs of the learned combination.
+const NumCombinationFeatures = 15
+
 // CombinationFeatures are the inputs of the learned combination: the
 // log-probabilities (floored at eps) of human's then faceapi's seven classes,
-// both in pipeline.Labels order.
-func CombinationFeatures(human, faceapi [7]float64, eps float64) [14]float64 {
-	var x [14]float64
+// both in pipeline.Labels order, then the logit of the plain average of both
+// models' happy probabilities (so the combination contains the ensemble).
+func CombinationFeatures(human, faceapi [7]float64, eps float64) [NumCombinationFeatures]float64 {
+	var x [NumCombinationFeatures]float64
 	for i := range 7 {
 		x[i] = math.Log(max(human[i], eps))
 		x[7+i] = math.Log(max(faceapi[i], eps))
 	}
+	x[14] = Logit((human[pipeline.HappyIndex]+faceapi[pipeline.HappyIndex])/2, eps)
 	return x
 }
 

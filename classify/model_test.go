@@ -1,7 +1,9 @@
 package classify_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -208,7 +210,15 @@ func TestPreprocessMatchesTensorFlowJS(t *testing.T) {
 			}
 			n++
 			t.Run(name+"/"+c.Name, func(t *testing.T) {
-				img := gocv.IMRead(filepath.Join(mtRoot(t), filepath.FromSlash(c.Image)), gocv.IMReadColor)
+				path := filepath.Join(mtRoot(t), filepath.FromSlash(c.Image))
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != c.ImageSHA256 {
+					t.Fatalf("%s changed since the reference was computed: rerun models/reference", c.Image)
+				}
+				img := gocv.IMRead(path, gocv.IMReadColor)
 				defer img.Close()
 				if img.Empty() {
 					t.Fatalf("cannot read %s", c.Image)

@@ -41,7 +41,10 @@ var (
 	}
 	// pinnedHappiness is each selectable model's shipped happiness of the
 	// face (opencv backend).
-	pinnedHappiness = map[string]float64{}
+	pinnedHappiness = map[string]float64{"human": 0.967068, "faceapi": 0.823849, "ensemble": 0.978278, "combined": 0.957343}
+	// pinnedCropHappiness is the same for the committed crop
+	// classify/testdata/face_sample3.png scored as a crop (no detection).
+	pinnedCropHappiness = map[string]float64{"human": 0.717349, "faceapi": 0.882541, "ensemble": 0.868730, "combined": 0.862007}
 )
 
 func readPinned(t *testing.T) gocv.Mat {
@@ -103,26 +106,38 @@ func TestPinnedCrop(t *testing.T) {
 }
 
 func TestPinnedHappiness(t *testing.T) {
-	img := readPinned(t)
-	defer img.Close()
-	for _, name := range classify.ScorerNames() {
-		s, err := classify.NewScorer(classify.ScorerParams{Model: name})
-		if err != nil {
-			t.Skipf("cannot make scorer %s: %v", name, err)
+	for _, tc := range []struct {
+		file  string
+		crops bool
+		want  map[string]float64
+	}{
+		{pinnedFace, false, pinnedHappiness},
+		{"classify/" + fixtureFace, true, pinnedCropHappiness},
+	} {
+		img := gocv.IMRead(filepath.Join(mtRoot(t), tc.file), gocv.IMReadColor)
+		if img.Empty() {
+			t.Fatalf("cannot read %s", tc.file)
 		}
-		faces, err := s.Score(img)
-		s.Close()
-		if err != nil {
-			t.Fatal(err)
+		for _, name := range classify.ScorerNames() {
+			s, err := classify.NewScorer(classify.ScorerParams{Model: name, Crops: tc.crops})
+			if err != nil {
+				t.Skipf("cannot make scorer %s: %v", name, err)
+			}
+			faces, err := s.Score(img)
+			s.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(faces) == 0 {
+				t.Fatalf("%s %s: no face", tc.file, name)
+			}
+			if testing.Verbose() {
+				t.Logf("%s %s happiness %.6f", tc.file, name, faces[0].Happiness)
+			}
+			if got, want := faces[0].Happiness, tc.want[name]; math.Abs(got-want) > 1e-4 {
+				t.Errorf("%s %s: happiness %.6f, pinned %.6f", tc.file, name, got, want)
+			}
 		}
-		if len(faces) == 0 {
-			t.Fatalf("%s: no face", name)
-		}
-		if testing.Verbose() {
-			t.Logf("%s happiness %.6f", name, faces[0].Happiness)
-		}
-		if got, want := faces[0].Happiness, pinnedHappiness[name]; math.Abs(got-want) > 1e-4 {
-			t.Errorf("%s: happiness %.6f, pinned %.6f", name, got, want)
-		}
+		img.Close()
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,7 +22,9 @@ import (
 // one face crop and for its horizontal mirror image.
 type ModelProbs struct {
 	Human, HumanFlip, FaceAPI, FaceAPIFlip [7]float64
-	Err                                    error
+	// Aligned says the crop was rotated to level the eyes (ExtractProbs with align).
+	Aligned bool
+	Err     error
 }
 
 // view returns the human and faceapi probabilities, mirror-averaged when flip.
@@ -38,8 +40,10 @@ func (m ModelProbs) view(flip bool) (h, f [7]float64) {
 }
 
 // ExtractProbs runs both models on every item (a face crop image) and on its
-// mirror image, on workers parallel model pairs of the given backend.
-func ExtractProbs(ctx context.Context, items []Item, backend string, workers int, progress func(int)) ([]ModelProbs, error) {
+// mirror image, on workers parallel model pairs of the given backend. With
+// align, each crop is first rotated to level its eyes (classify.Aligner)
+// where both eyes are found.
+func ExtractProbs(ctx context.Context, items []Item, backend string, workers int, align bool, progress func(int)) ([]ModelProbs, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -74,8 +78,16 @@ func ExtractProbs(ctx context.Context, items []Item, backend string, workers int
 			defer wg.Done()
 			mirror := gocv.NewMat()
 			defer mirror.Close()
+			var al *classify.Aligner
+			if align {
+				a, err := classify.NewAligner()
+				if err == nil {
+					al = a
+					defer al.Close()
+				}
+			}
 			for i := range next {
-				out[i] = probsOne(p.h, p.f, &mirror, items[i].Path)
+				out[i] = probsOne(p.h, p.f, &mirror, al, items[i].Path)
 				if progress != nil {
 					mu.Lock()
 					done++
@@ -100,13 +112,19 @@ loop:
 	return out, err
 }
 
-func probsOne(h, f *classify.Model, mirror *gocv.Mat, path string) ModelProbs {
+func probsOne(h, f *classify.Model, mirror *gocv.Mat, al *classify.Aligner, path string) ModelProbs {
 	var r ModelProbs
 	img := gocv.IMRead(path, gocv.IMReadColor)
 	defer img.Close()
 	if img.Empty() {
 		r.Err = fmt.Errorf("cannot read image %s", path)
 		return r
+	}
+	if al != nil {
+		rot := gocv.NewMat()
+		defer rot.Close()
+		_, r.Aligned = al.Align(img, &rot)
+		rot.CopyTo(&img)
 	}
 	gocv.Flip(img, mirror, 1)
 	for _, s := range []struct {
@@ -224,7 +242,7 @@ func solve(a [][]float64, b []float64) ([]float64, error) {
 type FitOptions struct {
 	// Lambdas are the L2 penalties tried for the combination's logistic
 	// regression; the one with the smallest cross-validated log-loss on the
-	// fit data is kept. Default 0.01, 0.1, 1, 10, 100.
+	// fit data is kept. Default 0.01, 0.1, 1, 10, 100, 1000, 10000.
 	Lambdas []float64
 	// Eps floors probabilities before logarithms. Default 1e-6.
 	Eps float64
@@ -238,7 +256,7 @@ type FitOptions struct {
 
 func (o FitOptions) withDefaults() FitOptions {
 	if len(o.Lambdas) == 0 {
-		o.Lambdas = []float64{0.01, 0.1, 1, 10, 100}
+		o.Lambdas = []float64{0.01, 0.1, 1, 10, 100, 1000, 10000}
 	}
 	if o.Eps == 0 {
 		o.Eps = 1e-6
@@ -360,6 +378,7 @@ func FitCombination(probs []ModelProbs, y []bool, o FitOptions) (models.Combinat
 			c.Inputs = append(c.Inputs, "log p("+m+"."+l+")")
 		}
 	}
+	c.Inputs = append(c.Inputs, "logit((p(human.happy)+p(faceapi.happy))/2)")
 	for _, name := range []string{"human", "faceapi", "ensemble"} {
 		x := make([][]float64, len(rows))
 		for i, r := range rows {

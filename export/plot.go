@@ -122,7 +122,7 @@ func PlotPNG(w io.Writer, frames []pipeline.FrameScore, o PlotOptions) error {
 			gocv.Line(&img, image.Pt(x, yOf(b.lo)), image.Pt(x, yOf(b.hi)), colBand, 1)
 		}
 		if b.noFace > 0 && b.n == 0 {
-			gocv.Line(&img, image.Pt(x, top+ph+30), image.Pt(x, top+ph+36), colNoFace, 1)
+			gocv.Line(&img, image.Pt(x, top+ph-8), image.Pt(x, top+ph-2), colNoFace, 1)
 		}
 	}
 	if o.Threshold > 0 {
@@ -155,7 +155,7 @@ func PlotPNG(w io.Writer, frames []pipeline.FrameScore, o PlotOptions) error {
 		gocv.Line(&img, image.Pt(x, top), image.Pt(x, top+ph), colMarker, 1)
 		gocv.PutText(&img, m.Label, image.Pt(x+3, top+14), gocv.FontHersheySimplex, 0.4, colMarker, 1)
 	}
-	gocv.PutText(&img, "grey strip: no face", image.Pt(left+pw-170, o.Height-12), gocv.FontHersheySimplex, 0.4, colNoFace, 1)
+	gocv.PutText(&img, "grey strip at the bottom: no face", image.Pt(left+pw-250, o.Height-12), gocv.FontHersheySimplex, 0.4, colNoFace, 1)
 
 	buf, err := gocv.IMEncode(gocv.PNGFileExt, img)
 	if err != nil {

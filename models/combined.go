@@ -57,9 +57,10 @@ type Combination struct {
 	// Eps is the floor applied to a probability before its logarithm.
 	Eps float64 `json:"eps"`
 	// Inputs name the features of Combined, in order: the log-probability of
-	// each class (pipeline.Labels order) of each model (human, then faceapi).
+	// each class (pipeline.Labels order) of each model (human, then faceapi),
+	// then the logit of the mean of both models' happy probabilities.
 	Inputs []string `json:"inputs"`
-	// Combined maps the 14 log-probabilities to a calibrated P(happy).
+	// Combined maps the 15 inputs to a calibrated P(happy).
 	Combined LogReg `json:"combined"`
 	// Platt calibrates the happy probability of "human", "faceapi" and
 	// "ensemble" (the mean of both models' probabilities).
@@ -72,8 +73,8 @@ func (c Combination) Validate() error {
 	if c.Version != 1 {
 		return fmt.Errorf("%w: version %d, want 1", ErrBadCombination, c.Version)
 	}
-	if len(c.Combined.Weights) != 14 || len(c.Inputs) != 14 {
-		return fmt.Errorf("%w: %d weights and %d inputs, want 14", ErrBadCombination, len(c.Combined.Weights), len(c.Inputs))
+	if len(c.Combined.Weights) != 15 || len(c.Inputs) != 15 {
+		return fmt.Errorf("%w: %d weights and %d inputs, want 15", ErrBadCombination, len(c.Combined.Weights), len(c.Inputs))
 	}
 	if !(c.Eps > 0 && c.Eps < 0.01) {
 		return fmt.Errorf("%w: eps %g must be in (0, 0.01)", ErrBadCombination, c.Eps)

@@ -50,6 +50,7 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	wait := fs.Bool("wait", false, "wait for the session to start instead of failing")
 	interval := fs.Duration("interval", time.Second, "how often to publish the live summary")
 	quiet := fs.Bool("quiet", false, "no status line per interval")
+	httpAddr, httpToken := httpFlags(fs)
 	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
 	cfg := aggregate.DefaultConfig()
 	fs.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "happiness at or above which a face frame counts as a smile")
@@ -100,6 +101,11 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 
+	if stop, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout); err != nil {
+		return err
+	} else {
+		defer stop()
+	}
 	var status io.Writer
 	if !*quiet {
 		status = stdout

@@ -79,7 +79,7 @@ func TestMarkAndAggregate(t *testing.T) {
 	}
 
 	outDir := t.TempDir()
-	code, out, errOut = affect(t, "aggregate", "--nats", url, "--session", session, "--out", outDir, "--quiet")
+	code, out, errOut = affect(t, "aggregate", "--http", "off", "--nats", url, "--session", session, "--out", outDir, "--quiet")
 	if code != 0 {
 		t.Fatalf("aggregate: exit %d\n%s%s", code, out, errOut)
 	}
@@ -108,16 +108,16 @@ func TestMarkAndAggregate(t *testing.T) {
 	}
 
 	// Errors: a session that does not exist, an unreachable URL, --data-dir in use.
-	if code, _, errOut := affect(t, "aggregate", "--nats", url, "--session", "nosuch"); code != 1 || !strings.Contains(errOut, "no such session") {
+	if code, _, errOut := affect(t, "aggregate", "--http", "off", "--nats", url, "--session", "nosuch"); code != 1 || !strings.Contains(errOut, "no such session") {
 		t.Errorf("aggregate of a missing session: exit %d: %s", code, errOut)
 	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "nats://" + l.Addr().String()
 	l.Close()
-	if code, _, errOut := affect(t, "aggregate", "--nats", dead, "--session", session); code != 1 || !strings.Contains(errOut, "cannot reach NATS") {
+	if code, _, errOut := affect(t, "aggregate", "--http", "off", "--nats", dead, "--session", session); code != 1 || !strings.Contains(errOut, "cannot reach NATS") {
 		t.Errorf("aggregate with an unreachable URL: exit %d: %s", code, errOut)
 	}
-	if code, _, errOut := affect(t, "aggregate", "--data-dir", dataDir, "--session", session); code != 1 || !strings.Contains(errOut, "data directory in use") {
+	if code, _, errOut := affect(t, "aggregate", "--http", "off", "--data-dir", dataDir, "--session", session); code != 1 || !strings.Contains(errOut, "data directory in use") {
 		t.Errorf("aggregate --data-dir of a running broker: exit %d: %s", code, errOut)
 	}
 
@@ -126,7 +126,7 @@ func TestMarkAndAggregate(t *testing.T) {
 	srv.Shutdown()
 	outDir2 := t.TempDir()
 	start := time.Now()
-	code, out, errOut = affect(t, "aggregate", "--data-dir", dataDir, "--session", session, "--name", "offline", "--out", outDir2, "--quiet", "--no-plot")
+	code, out, errOut = affect(t, "aggregate", "--http", "off", "--data-dir", dataDir, "--session", session, "--name", "offline", "--out", outDir2, "--quiet", "--no-plot")
 	if code != 0 {
 		t.Fatalf("aggregate --data-dir: exit %d\n%s%s", code, out, errOut)
 	}

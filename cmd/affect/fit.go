@@ -24,12 +24,13 @@ func init() {
 }
 
 func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("fit-combination", stderr, "[flags]\n\nFits the `combined` model (logistic regression on both models' 14 class\nlog-probabilities) and the Platt scaling of human, faceapi and ensemble on the\nface crops whose file names contain --fit (default PublicTest_), and reports\nthe figures on those containing --holdout (default PrivateTest_), which are\nnever used for fitting.")
+	fs := newFlagSet("fit-combination", stderr, "[flags]\n\nFits the `combined` model (logistic regression on both models. 14 class\nlog-probabilities and the logit of their mean P(happy)) and the Platt scaling of human, faceapi and ensemble on the\nface crops whose file names contain --fit (default PublicTest_), and reports\nthe figures on those containing --holdout (default PrivateTest_), which are\nnever used for fitting.")
 	data := fs.String("data", "../shared/data/fer2013_test", "FER2013 test folder (one subfolder per class)")
 	fitSplit := fs.String("fit", "PublicTest_", "fit on crops whose file name contains this")
 	holdout := fs.String("holdout", "PrivateTest_", "report on crops whose file name contains this")
 	out := fs.String("out", "models/"+models.CombinationFile, "file to write")
 	backend := fs.String("backend", classify.BackendOpenCV, "backend: opencv or onnxgo")
+	align := fs.Bool("align", false, "rotate each crop to level the eyes first (eye cascade), to measure what alignment buys")
 	cache := fs.String("cache", "", "cache file of the models' probabilities (read if complete, else written): for trying fit options quickly")
 	seed := fs.Uint64("seed", 1, "seed of the cross-validation folds")
 	flip := fs.String("flip", "auto", "mirror averaging: auto (by cross-validation on the fit split), on, off")
@@ -55,7 +56,7 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	probs, ok := evaluate.LoadProbs(*cache, items)
 	if !ok {
 		bar := newProgress(stderr, "models", int64(len(items)), *quiet)
-		probs, err = evaluate.ExtractProbs(ctx, items, *backend, *workers, func(n int) { bar.update(int64(n)) })
+		probs, err = evaluate.ExtractProbs(ctx, items, *backend, *workers, *align, func(n int) { bar.update(int64(n)) })
 		bar.finish()
 		if err != nil {
 			return err
@@ -73,11 +74,38 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return y
 	}
+	// Raw AUC of each model on the fit split (nothing is fitted for these):
+	// what alignment or mirror averaging buys is judged here, not on the holdout.
+	dy := labels(dev)
+	aligned := 0
+	for _, p := range probs[:len(dev)] {
+		if p.Aligned {
+			aligned++
+		}
+	}
+	fmt.Fprintf(stdout, "fit split %s: N=%d, eyes levelled on %d (align=%v)\n", *fitSplit, len(dev), aligned, *align)
+	for _, fl := range []bool{false, true} {
+		for _, name := range []string{"human", "faceapi", "ensemble"} {
+			var s []float64
+			var l []bool
+			for i, p := range probs[:len(dev)] {
+				if p.Err == nil {
+					s = append(s, happinessOf(models.Combination{Flip: fl}, name, false, p))
+					l = append(l, dy[i])
+				}
+			}
+			fmt.Fprintf(stdout, "  fit-split raw AUC %-8s flip=%-5v %.4f\n", name, fl, evaluate.AUC(s, l))
+		}
+	}
 	c, rep, err := evaluate.FitCombination(probs[:len(dev)], labels(dev), evaluate.FitOptions{Seed: *seed, Flip: *flip})
 	if err != nil {
 		return err
 	}
-	c.Fit.Command = "affect fit-combination " + strings.Join(args, " ")
+	// The flags that change the result (--cache, --workers, --quiet, --out do not).
+	c.Fit.Command = fmt.Sprintf("affect fit-combination --data %s --fit %s --holdout %s --backend %s --seed %d --flip %s", *data, *fitSplit, *holdout, *backend, *seed, *flip)
+	if *align {
+		c.Fit.Command += " --align"
+	}
 	c.Fit.Data = "FER2013 test images (" + filepath.Base(*data) + ")"
 	c.Fit.Split = fmt.Sprintf("file names containing %q (fit); %q held out", *fitSplit, *holdout)
 	c.Fit.Backend = *backend

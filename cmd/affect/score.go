@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/affectlab/affect/capture"
@@ -33,6 +34,8 @@ type scoringFlags struct {
 	fps            float64
 	workers        int
 	detectWidth    int
+	minFace        float64
+	keyframeEvery  int
 }
 
 func (sf *scoringFlags) register(fs interface {
@@ -40,13 +43,15 @@ func (sf *scoringFlags) register(fs interface {
 	Float64Var(*float64, string, float64, string)
 	IntVar(*int, string, int, string)
 }) {
-	fs.StringVar(&sf.model, "model", classify.DefaultModel, "expression model: human, faceapi or ensemble")
+	fs.StringVar(&sf.model, "model", classify.DefaultModel, "expression model: "+strings.Join(classify.ScorerNames(), ", "))
 	fs.StringVar(&sf.backend, "backend", classify.BackendOpenCV, "inference backend: opencv (fast) or onnxgo (pure Go)")
 	fs.Float64Var(&sf.threshold, "threshold", 0.5, "happiness at or above which a face frame counts as a smile")
 	fs.IntVar(&sf.every, "every", 1, "score every N-th frame")
 	fs.Float64Var(&sf.fps, "fps", 0, "score about F frames per second of media time (0: every frame)")
 	fs.IntVar(&sf.workers, "workers", 0, "parallel scorers (0: one per CPU)")
 	fs.IntVar(&sf.detectWidth, "detect-width", 0, "shrink frames to this width for face detection (0: 320)")
+	fs.Float64Var(&sf.minFace, "min-face", 0, "smallest face height as a fraction of the frame height (0: 1/8); larger is faster")
+	fs.IntVar(&sf.keyframeEvery, "keyframe-every", 0, "search the whole frame for faces every N frames, tracking known faces in between (0: 10; 1: every frame)")
 }
 
 func (sf *scoringFlags) validate() error {
@@ -75,6 +80,12 @@ func (sf *scoringFlags) validate() error {
 	if sf.detectWidth != 0 && sf.detectWidth < 64 {
 		return usageError("--detect-width %d must be ≥ 64", sf.detectWidth)
 	}
+	if sf.minFace < 0 || sf.minFace >= 1 {
+		return usageError("--min-face %g must be in (0, 1)", sf.minFace)
+	}
+	if sf.keyframeEvery < 0 {
+		return usageError("--keyframe-every %d must be ≥ 1", sf.keyframeEvery)
+	}
 	return nil
 }
 
@@ -83,7 +94,8 @@ func (sf *scoringFlags) captureOptions() []capture.Option {
 }
 
 func (sf *scoringFlags) scorerParams() classify.ScorerParams {
-	return classify.ScorerParams{Model: sf.model, Backend: sf.backend, Detector: classify.DetectorParams{DetectWidth: sf.detectWidth}}
+	return classify.ScorerParams{Model: sf.model, Backend: sf.backend, Detector: classify.DetectorParams{
+		DetectWidth: sf.detectWidth, MinFaceFrac: sf.minFace, KeyframeEvery: sf.keyframeEvery}}
 }
 
 // ScoreSummary is the summary JSON of `affect score`: the aggregate summary

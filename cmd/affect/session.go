@@ -7,13 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
-	"github.com/affectlab/affect/dashboard"
 	"github.com/affectlab/affect/metrics"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
@@ -51,8 +48,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dataDir := fs.String("data-dir", "", "embedded broker's JetStream store (default: "+defaultDataDirHelp()+")")
 	natsPort := fs.Int("nats-port", broker.DefaultPort, "embedded broker's port on 127.0.0.1 (-1: any free port)")
 	noAgg := fs.Bool("no-aggregate", false, "only publish; aggregate elsewhere with 'affect aggregate'")
-	httpAddr := fs.String("http", dashboard.DefaultAddr, "dashboard and /metrics address ('off' to disable)")
-	httpToken := fs.String("http-token", "", "dashboard token, required off loopback (or $AFFECT_HTTP_TOKEN)")
+	httpAddr, httpToken := httpFlags(fs)
 	quiet := fs.Bool("quiet", false, "no status line per second")
 	cfg := aggregate.DefaultConfig()
 	fs.DurationVar(&cfg.Window, "window", cfg.Window, "rolling window")
@@ -117,7 +113,6 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		sc.Close()
 	}
-	_, isCamera := strconv.Atoi(*source)
 	copts := append(sf.captureOptions(), capture.Realtime(!*fast))
 	src, err := capture.Open(*source, copts...)
 	if err != nil {
@@ -145,21 +140,10 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	if *httpAddr != "off" && *httpAddr != "" {
-		tok := *httpToken
-		if tok == "" {
-			tok = os.Getenv("AFFECT_HTTP_TOKEN")
-		}
-		dash, err := dashboard.New(nc, dashboard.WithAddr(*httpAddr), dashboard.WithToken(tok))
-		if err != nil {
-			return usageError("--http: %v", err)
-		}
-		url, err := dash.Start(ctx)
-		if err != nil {
-			return fmt.Errorf("dashboard: %w (use --http with another address, or --http off)", err)
-		}
-		defer dash.Close()
-		fmt.Fprintf(stdout, "dashboard: %s/session/%s\n", strings.TrimRight(url, "/"), *session)
+	if stop, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout); err != nil {
+		return err
+	} else {
+		defer stop()
 	}
 
 	started := time.Now()
@@ -200,7 +184,6 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	slog.Info("session started", "session", *session, "participant", *participant, "source", info.Name, "camera", isCamera == nil)
 	stats, runErr := score.Run(ctx, src, score.Config{
 		Session: *session, Participant: *participant, Source: info.Name,
 		Scorer: sf.scorerParams(), Workers: sf.workers,

@@ -50,13 +50,15 @@
   const f3 = (v) => (v === null || v === undefined) ? '–' : Number(v).toFixed(3);
   const pct = (v) => (v === null || v === undefined) ? '–' : (100 * v).toFixed(1) + ' %';
   const sign = (v) => (v === null || v === undefined) ? '–' : (v >= 0 ? '+' : '') + Number(v).toFixed(3);
-  function clock(ms) {
+  // clock formats media time as [h:]m:ss, with tenths when frac (default: under a minute).
+  function clock(ms, frac) {
     if (ms === null || ms === undefined) return '–';
     const neg = ms < 0; ms = Math.abs(ms);
+    if (frac === undefined) frac = ms < 60000;
     let s = Math.floor(ms / 1000);
     const h = Math.floor(s / 3600); s -= 3600 * h;
     const m = Math.floor(s / 60); s -= 60 * m;
-    const frac = ms < 60000 ? '.' + Math.floor((ms % 1000) / 100) : '';
+    frac = frac ? '.' + Math.floor((ms % 1000) / 100) : '';
     const t = (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(s).padStart(2, '0') + frac;
     return (neg ? '-' : '') + t;
   }
@@ -102,10 +104,11 @@
   }
 
   // ---- drawing ----
-  function niceStep(raw) {
-    const p = Math.pow(10, Math.floor(Math.log10(raw)));
-    for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
-    return 10 * p;
+  // timeStep picks a tick step (ms) of a clock-friendly length >= raw.
+  function timeStep(raw) {
+    const steps = [100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5];
+    for (const s of steps) if (s >= raw) return s;
+    return Math.ceil(raw / 216e5) * 216e5;
   }
 
   // bins: arrays [t0ms, t1ms, n, nf, mean, min, max]
@@ -133,11 +136,13 @@
       g.beginPath(); g.moveTo(L, y(v) + 0.5); g.lineTo(L + pw, y(v) + 0.5); g.stroke();
       g.textAlign = 'right'; g.textBaseline = 'middle'; g.fillText(v.toFixed(2), L - 4, y(v));
     }
-    const step = niceStep((t1 - t0) / Math.max(2, Math.floor(pw / 90)));
+    const step = timeStep((t1 - t0) / Math.max(2, Math.floor(pw / 90)));
     g.textAlign = 'center'; g.textBaseline = 'top';
     for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
       g.beginPath(); g.moveTo(x(t) + 0.5, T); g.lineTo(x(t) + 0.5, T + ph); g.stroke();
-      g.fillText(clock(t), x(t), T + ph + strip + 6);
+      const lbl = clock(t, step < 1000);
+      const tw = g.measureText(lbl).width;
+      g.fillText(lbl, Math.min(Math.max(x(t), tw / 2), W - 2 - tw / 2), T + ph + strip + 6);
     }
     // No-face strip and min-max band.
     const noface = col('--noface'), band = col('--band');
