@@ -94,3 +94,21 @@ func ExampleNewModel() {
 	fmt.Printf("%s, happiness %.2f\n", pipeline.Labels[best], p[pipeline.HappyIndex])
 	// Output: happy, happiness 1.00
 }
+
+// BenchmarkNewModel measures loading each embedded model into each backend.
+func BenchmarkNewModel(b *testing.B) {
+	for _, name := range classify.ModelNames() {
+		for _, backend := range classify.BackendNames() {
+			b.Run(name+"/"+backend, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					m, err := classify.NewModel(name, backend)
+					if err != nil {
+						b.Fatal(err)
+					}
+					m.Close()
+				}
+			})
+		}
+	}
+}

@@ -56,6 +56,10 @@ type ScorerParams struct {
 	// Happiness instead of its Platt-calibrated value (for measurement only;
 	// "combined" is calibrated by construction and ignores it).
 	Uncalibrated bool
+	// Margin, when > 0, overrides every model's crop margin (models.Spec.Margin,
+	// a fraction of the face box per side) around detected faces: for
+	// measuring which margin suits a model.
+	Margin float64
 	// NoFlip turns off the mirror averaging that models/combined_v1.json asks
 	// for (for measurement only: the calibration was fitted with it).
 	NoFlip bool
@@ -208,7 +212,11 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline
 	for k, m := range s.models {
 		r := box
 		if s.det != nil {
-			r = CropBox(box, m.Spec().Margin, bounds)
+			margin := m.Spec().Margin
+			if s.p.Margin > 0 {
+				margin = s.p.Margin
+			}
+			r = CropBox(box, margin, bounds)
 		}
 		region := frame.Region(r)
 		p, err := m.Predict(region)

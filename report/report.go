@@ -204,6 +204,9 @@ var funcs = template.FuncMap{
 		if p == nil {
 			return "–"
 		}
+		if math.Abs(*p) < 0.0005 {
+			return "0.000" // not "-0.000"
+		}
 		return fmt.Sprintf("%+.3f", *p)
 	},
 	"pct": func(p *float64) string {

@@ -36,7 +36,8 @@ func tickLabel(ms, step float64) string {
 }
 
 // plotSVG draws happiness over media time as an inline SVG of viewBox w x h:
-// the mean per pixel column as a line, its min–max as a band, a grey strip
+// the mean per bin (a pixel column, or a frame when there are fewer frames
+// than columns) as a line, its min–max as a band, a grey strip
 // under the plot where frames had no face (darker: more of them), the
 // threshold, and each marker with its response window shaded. One pass over
 // the frames: hours of frames become at most one column per pixel.
@@ -56,7 +57,9 @@ func plotSVG(frames []pipeline.FrameScore, markers []pipeline.Marker, s aggregat
 	}
 	x := func(t float64) float64 { return L + (t-t0)/(t1-t0)*pw }
 	y := func(v float64) float64 { return T + (1-v)*ph }
-	ncol := int(pw)
+	// One bin per pixel column, or per frame when there are fewer frames.
+	ncol := max(1, min(int(pw), len(frames)))
+	bw := pw / float64(ncol)
 	cols := make([]column, ncol)
 	for i := range frames {
 		f := &frames[i]
@@ -75,6 +78,7 @@ func plotSVG(frames []pipeline.FrameScore, markers []pipeline.Marker, s aggregat
 			col.sum += v
 		}
 	}
+	xc := func(c int) float64 { return L + (float64(c)+0.5)*bw }
 
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -104,49 +108,60 @@ func plotSVG(frames []pipeline.FrameScore, markers []pipeline.Marker, s aggregat
 		p(`<text x="%.1f" y="%.1f" text-anchor="%s" class="ax">%s</text>`, xt, T+ph+strip+16, anchor, tickLabel(t, step))
 	}
 	p(`<text x="%.1f" y="%.1f" text-anchor="middle" class="ax">media time</text>`, L+pw/2, float64(h)-4)
-	// Frames without a face: a strip under the plot.
+	// Frames without a face: a strip under the plot, darker where more frames lack one.
+	opacity := func(c column) float64 { return 0.25 + 0.75*float64(c.n-c.nf)/float64(c.n) }
 	for c := 0; c < ncol; {
-		col := cols[c]
-		if col.n == 0 || col.nf == col.n {
+		if cols[c].n == 0 || cols[c].nf == cols[c].n {
 			c++
 			continue
 		}
-		op := 0.25 + 0.75*float64(col.n-col.nf)/float64(col.n)
-		e := c + 1
-		for e < ncol && cols[e].n > 0 && cols[e].nf < cols[e].n && math.Abs(0.25+0.75*float64(cols[e].n-cols[e].nf)/float64(cols[e].n)-op) < 0.05 {
+		op := opacity(cols[c])
+		e, end := c+1, c+1
+		for e < ncol && (cols[e].n == 0 || cols[e].nf < cols[e].n && math.Abs(opacity(cols[e])-op) < 0.05) {
 			e++
+			if cols[e-1].n > 0 {
+				end = e // empty bins continue a run, but do not end one
+			}
 		}
-		p(`<rect class="noface" x="%.1f" y="%.1f" width="%d" height="%.0f" fill="#9aa0a8" fill-opacity="%.2f"/>`, L+float64(c), T+ph+2, e-c, strip, op)
+		e = end
+		p(`<rect class="noface" x="%.1f" y="%.1f" width="%.1f" height="%.0f" fill="#9aa0a8" fill-opacity="%.2f"/>`, L+float64(c)*bw, T+ph+2, float64(e-c)*bw, strip, op)
 		c = e
 	}
-	// Min–max band and mean line, broken where a column has no face.
+	// Min–max band and mean line through the bins with a face. A bin whose
+	// frames all lack a face breaks them; an empty bin (no frame sampled
+	// there) does not.
 	var band, line strings.Builder
 	for c := 0; c < ncol; {
 		if cols[c].nf == 0 {
 			c++
 			continue
 		}
-		e := c
-		for e < ncol && cols[e].nf > 0 {
-			e++
+		var run []int
+		for e := c; e < ncol && (cols[e].nf > 0 || cols[e].n == 0); e++ {
+			if cols[e].nf > 0 {
+				run = append(run, e)
+			}
+			c = e + 1
 		}
-		for i := c; i < e; i++ {
+		if len(run) == 1 { // a lone bin: a short flat segment
+			i := run[0]
+			m := cols[i].sum / float64(cols[i].nf)
+			fmt.Fprintf(&line, "M%.1f %.1fL%.1f %.1f", xc(i)-bw/2, y(m), xc(i)+bw/2, y(m))
+			fmt.Fprintf(&band, "M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ", xc(i)-bw/2, y(cols[i].max), xc(i)+bw/2, y(cols[i].max), xc(i)+bw/2, y(cols[i].min), xc(i)-bw/2, y(cols[i].min))
+			continue
+		}
+		for k, i := range run {
 			cmd := "L"
-			if i == c {
+			if k == 0 {
 				cmd = "M"
 			}
-			xc := L + float64(i) + 0.5
-			fmt.Fprintf(&band, "%s%.1f %.1f", cmd, xc, y(cols[i].max))
-			fmt.Fprintf(&line, "%s%.1f %.1f", cmd, xc, y(cols[i].sum/float64(cols[i].nf)))
+			fmt.Fprintf(&band, "%s%.1f %.1f", cmd, xc(i), y(cols[i].max))
+			fmt.Fprintf(&line, "%s%.1f %.1f", cmd, xc(i), y(cols[i].sum/float64(cols[i].nf)))
 		}
-		if e-c == 1 { // a lone column: give the line some width
-			fmt.Fprintf(&line, "L%.1f %.1f", L+float64(c)+1.5, y(cols[c].sum/float64(cols[c].nf)))
-		}
-		for i := e - 1; i >= c; i-- {
-			fmt.Fprintf(&band, "L%.1f %.1f", L+float64(i)+0.5, y(cols[i].min))
+		for k := len(run) - 1; k >= 0; k-- {
+			fmt.Fprintf(&band, "L%.1f %.1f", xc(run[k]), y(cols[run[k]].min))
 		}
 		band.WriteString("Z")
-		c = e
 	}
 	if band.Len() > 0 {
 		p(`<path class="band" d="%s" fill="#c86e14" fill-opacity="0.22" stroke="#c86e14" stroke-opacity="0.22" stroke-width="1"/>`, band.String())

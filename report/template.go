@@ -57,7 +57,7 @@ svg .mk { font-size: 11px; fill: #2a8c2a; }
 <figure id="plot" style="margin:0">
 {{.Plot}}
 <figcaption class="legend sub">
-<span><span class="sw" style="background:#c86e14;height:2px"></span>mean per pixel column</span>
+<span><span class="sw" style="background:#c86e14;height:2px"></span>mean per bin</span>
 <span><span class="sw" style="background:rgba(200,110,20,.22)"></span>min–max</span>
 <span><span class="sw" style="background:#9aa0a8"></span>frames with no face (darker: more)</span>
 <span><span class="sw" style="border-top:2px dashed #3c3cc8;height:0"></span>threshold {{.S.Threshold}}</span>

@@ -32,6 +32,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "seed for --per-class")
 	match := fs.String("match", "", "evaluate only files whose name contains this (e.g. PrivateTest_, the FER2013 split held out from fitting)")
 	uncal := fs.Bool("uncalibrated", false, "report the raw P(happy) of human, faceapi and ensemble instead of the calibrated one")
+	margin := fs.Float64("margin", 0, "crop margin per side as a fraction of the face box, overriding each model's own (measurement; 0: the model's)")
 	noFlip := fs.Bool("no-flip", false, "turn off mirror averaging (measurement only; the calibration was fitted with it)")
 	workers := fs.Int("workers", 0, "parallel scorers (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -72,7 +73,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, b := range bs {
 		for _, m := range ms {
 			bar := newProgress(stderr, m+"/"+b, int64(len(items)), *quiet)
-			scores, err := evaluate.ScoreItems(ctx, items, classify.ScorerParams{Model: m, Backend: b, Crops: *crops, Uncalibrated: *uncal, NoFlip: *noFlip}, *workers,
+			scores, err := evaluate.ScoreItems(ctx, items, classify.ScorerParams{Model: m, Backend: b, Crops: *crops, Uncalibrated: *uncal, NoFlip: *noFlip, Margin: *margin}, *workers,
 				func(n int) { bar.update(int64(n)) })
 			bar.finish()
 			if err != nil {

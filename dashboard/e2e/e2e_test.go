@@ -404,6 +404,24 @@ func TestLiveSessionInChromium(t *testing.T) {
 	browsertest.SaveArtifact(t, "dashboard-live-sample.png", png)
 	t.Logf("sample: %d frames, %d with a face; epoch row: %s", st.Frames, st.FaceFrames, p.RowText)
 	e.checkCounters(t, session, st, true)
+
+	// The session list links to it; following the link opens the session page.
+	lctx, lcancel := context.WithTimeout(bctx, 20*time.Second)
+	defer lcancel()
+	link := chromedp.CSS(`#sessions a[href="session/` + session + `"]`)
+	if err := chromedp.Do(lctx, chromedp.Navigate(e.base), chromedp.WaitVisible(link)); err != nil {
+		t.Fatalf("session list: %v", err)
+	}
+	row, err := chromedp.Run(lctx, chromedp.Text(chromedp.CSS("#sessions tbody tr")))
+	if err != nil || !strings.Contains(row, "ended") || !strings.Contains(row, "180") {
+		t.Errorf("session list row %q (%v), want the ended session with 180 frames", row, err)
+	}
+	if err := chromedp.Do(lctx, chromedp.Click(link), chromedp.WaitVisible(chromedp.CSS("#epochs tbody tr"))); err != nil {
+		t.Fatalf("following the link: %v", err)
+	}
+	if loc, _ := chromedp.Run(lctx, chromedp.Location()); !strings.HasSuffix(loc, "/session/"+session) {
+		t.Errorf("the link led to %s", loc)
+	}
 }
 
 // extractEpoch returns the first epoch's response mean, as the page prints it (3 decimals).

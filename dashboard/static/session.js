@@ -49,7 +49,11 @@
   // ---- formatting ----
   const f3 = (v) => (v === null || v === undefined) ? '–' : Number(v).toFixed(3);
   const pct = (v) => (v === null || v === undefined) ? '–' : (100 * v).toFixed(1) + ' %';
-  const sign = (v) => (v === null || v === undefined) ? '–' : (v >= 0 ? '+' : '') + Number(v).toFixed(3);
+  const sign = (v) => {
+    if (v === null || v === undefined) return '–';
+    const r = Number(Number(v).toFixed(3));
+    return r === 0 ? '0.000' : (r > 0 ? '+' : '') + r.toFixed(3);
+  };
   // clock formats media time as [h:]m:ss, with tenths when frac (default: under a minute).
   function clock(ms, frac) {
     if (ms === null || ms === undefined) return '–';
