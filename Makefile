@@ -18,6 +18,7 @@ run: build
 	./bin/affect session --out out
 
 # Every test, as CI runs it.
+test: export AFFECT_REQUIRE_CHROMIUM = 1
 test:
 	./scripts/setup.sh --test
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

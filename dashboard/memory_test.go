@@ -70,3 +70,53 @@ func TestSessionMemoryIsBounded(t *testing.T) {
 		runtime.KeepAlive(s)
 	}
 }
+
+// BenchmarkAddFrame: frames per second one session takes in (decode excluded).
+func BenchmarkAddFrame(b *testing.B) {
+	s := newSession("bench", defaultOptions())
+	f := pipeline.FrameScore{Schema: 1, Session: "bench", Source: "cam", FaceFound: true, Primary: &pipeline.Face{Happiness: 0.5}}
+	now := time.Now()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f.Frame, f.MediaMS = int64(i), float64(i)*1000/30
+		s.addFrame(&f, true, now)
+	}
+}
+
+// BenchmarkFullUpdate: encoding a page's first update of a 1-hour session.
+func BenchmarkFullUpdate(b *testing.B) {
+	s := newSession("bench", defaultOptions())
+	feed(s, 108000)
+	var n int
+	b.ReportAllocs()
+	for b.Loop() {
+		up, _, _ := s.update(0, time.Now())
+		n = len(up)
+	}
+	b.ReportMetric(float64(n), "bytes/update")
+}
+
+// BenchmarkDeltaUpdate: one update after a third of a second of frames at
+// 30 frames/s, in a 1-hour session.
+func BenchmarkDeltaUpdate(b *testing.B) {
+	s := newSession("bench", defaultOptions())
+	feed(s, 108000)
+	f := pipeline.FrameScore{Schema: 1, Session: "bench", Source: "cam", FaceFound: true, Primary: &pipeline.Face{Happiness: 0.5}}
+	i := 108000
+	_, v, _ := s.update(0, time.Now())
+	var n int
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for range 10 {
+			f.Frame, f.MediaMS = int64(i), float64(i)*1000/30
+			s.addFrame(&f, true, time.Now())
+			i++
+		}
+		b.StartTimer()
+		var up []byte
+		up, v, _ = s.update(v, time.Now())
+		n = len(up)
+	}
+	b.ReportMetric(float64(n), "bytes/update")
+}

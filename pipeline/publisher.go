@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/affectlab/affect/metrics"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -124,6 +125,9 @@ func WithPublisherLogger(l *slog.Logger) PublisherOption {
 type pubItem struct {
 	msg *nats.Msg
 	id  string
+	// session and captured feed the capture-to-publish metrics on acknowledgment.
+	session  string
+	captured int64
 }
 
 // Publisher publishes FrameScores to JetStream asynchronously. Each frame is
@@ -230,7 +234,7 @@ func (p *Publisher) Process(ctx context.Context, f FrameScore) error {
 		return fmt.Errorf("frame %s: %w (%d frames waiting, %d refused so far)", f.MsgID(), ErrBufferFull, p.bufMax, p.stats.Dropped)
 	}
 	p.stats.Accepted++
-	p.queue = append(p.queue, pubItem{msg: msg, id: f.MsgID()})
+	p.queue = append(p.queue, pubItem{msg: msg, id: f.MsgID(), session: f.Session, captured: f.CaptureUnixNano})
 	p.signal()
 	return nil
 }
@@ -308,6 +312,7 @@ func (p *Publisher) await(batch []pubItem, futures []jetstream.PubAckFuture) {
 		select {
 		case <-f.Ok():
 			ok++
+			metrics.FramePublished(batch[i].session, batch[i].captured)
 		case <-f.Err():
 			failed = append(failed, batch[i])
 		}

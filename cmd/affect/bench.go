@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/affectlab/affect/capture"
@@ -44,6 +46,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench", stderr, "VIDEO [flags]")
 	var sf scoringFlags
 	sf.register(fs)
+	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile to FILE")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -59,6 +62,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer src.Close()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	workers := sf.workers
 	if workers == 0 {
 		workers = runtime.NumCPU()

@@ -2,13 +2,20 @@
 // reads them; import it for its side effect. A variable the user already set
 // is left alone.
 //
-//   - OPENCV_FOR_THREADS_NUM=1: affect runs one scorer per CPU in parallel, so
-//     OpenCV's own thread pool would only oversubscribe the cores.
+//   - OpenCV's own thread pool is set to 1 thread (cv::setNumThreads(1), and
+//     OPENCV_FOR_THREADS_NUM=1): affect runs one scorer per CPU in parallel, so
+//     a second level of threads only oversubscribes the cores (OpenCV DNN on
+//     Debian's TBB build otherwise spreads every small forward pass over all
+//     cores, costing about twice the CPU time). AFFECT_OPENCV_THREADS=N
+//     overrides it.
 //   - OPENCV_LOG_LEVEL=ERROR: no warnings for every video backend tried.
 //   - OPENCV_VIDEOIO_PRIORITY_GSTREAMER=0: files and streams are read with FFmpeg.
 package cvenv
 
-import "os"
+import (
+	"os"
+	"strconv"
+)
 
 func init() {
 	for _, kv := range [][2]string{
@@ -20,4 +27,9 @@ func init() {
 			os.Setenv(kv[0], kv[1])
 		}
 	}
+	n := 1
+	if v, err := strconv.Atoi(os.Getenv("AFFECT_OPENCV_THREADS")); err == nil && v >= 0 {
+		n = v
+	}
+	SetNumThreads(n)
 }

@@ -1,0 +1,8 @@
+#ifdef __cplusplus
+extern "C" {
+#endif
+void affect_cv_set_num_threads(int n);
+int affect_cv_get_num_threads(void);
+#ifdef __cplusplus
+}
+#endif
