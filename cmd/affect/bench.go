@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var sf scoringFlags
 	sf.register(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile to FILE")
+	limit := fs.Int64("frames", 0, "stop after N frames (0: the whole video)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -77,6 +79,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
+	if *limit < 0 {
+		return usageError("--frames %d must be ≥ 0", *limit)
+	}
 	var faces int64
 	var ms runtime.MemStats
 	stats, err := score.Run(ctx, src, score.Config{Source: pos[0], Scorer: sf.scorerParams(), Workers: workers},
@@ -84,9 +89,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if f.FaceFound {
 				faces++
 			}
+			if *limit > 0 && f.Frame+1 >= *limit {
+				return errEnough
+			}
 			return nil
 		})
-	if err != nil {
+	if err != nil && !errors.Is(err, errEnough) {
 		return err
 	}
 	runtime.ReadMemStats(&ms)
@@ -108,5 +116,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintln(stdout, string(line))
 	return nil
 }
+
+var errEnough = errors.New("enough frames")
 
 func ms1(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

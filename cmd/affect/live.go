@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/affectlab/affect/metrics"
@@ -23,6 +25,42 @@ type liveAggregation struct {
 	cons     *pipeline.Consumer
 	interval time.Duration
 	status   io.Writer // a status line per interval, nil for none
+	lat      latencies
+}
+
+// latencies keeps capture-to-aggregate delays for percentiles (at most the
+// last maxLatencies frames).
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+	n  int
+}
+
+const maxLatencies = 1 << 16
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) < maxLatencies {
+		l.d = append(l.d, d)
+	} else {
+		l.d[l.n%maxLatencies] = d
+	}
+	l.n++
+}
+
+// percentiles returns the p50 and p99 delays and how many were observed.
+func (l *latencies) percentiles() (p50, p99 time.Duration, n int) {
+	l.mu.Lock()
+	v := append([]time.Duration(nil), l.d...)
+	n = l.n
+	l.mu.Unlock()
+	if len(v) == 0 {
+		return 0, 0, n
+	}
+	slices.Sort(v)
+	at := func(q float64) time.Duration { return v[min(int(q*float64(len(v))), len(v)-1)] }
+	return at(0.50), at(0.99), n
 }
 
 func newLiveAggregation(js jetstream.JetStream, session, consumerName string, cfg aggregate.Config, wait bool, interval time.Duration, status io.Writer) (*liveAggregation, error) {
@@ -36,6 +74,9 @@ func newLiveAggregation(js jetstream.JetStream, session, consumerName string, cf
 		pipeline.WithWaitForSession(wait),
 		pipeline.WithOnFrame(func(f pipeline.FrameScore) {
 			metrics.FrameAggregated(session, f.CaptureUnixNano)
+			if f.CaptureUnixNano > 0 {
+				la.lat.add(time.Since(time.Unix(0, f.CaptureUnixNano)))
+			}
 		}),
 		pipeline.WithOnEvent(func(ev pipeline.Event) {
 			switch ev.Type {

@@ -238,6 +238,9 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		ls := la.finish()
 		la.report(ls, stdout, stderr, "affect session")
+		if p50, p99, n := la.lat.percentiles(); n > 0 {
+			fmt.Fprintf(stdout, "capture-to-aggregate latency over %d frames: p50 %s, p99 %s\n", n, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond))
+		}
 		if *out != "" {
 			if err := writeLiveResults(*out, *session, la.agg, ls, true, stdout); err != nil {
 				return err
