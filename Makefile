@@ -19,6 +19,7 @@ run: build
 
 # Every test, as CI runs it.
 test: export AFFECT_REQUIRE_CHROMIUM = 1
+test: export AFFECT_ARTIFACTS ?= $(CURDIR)/out/test-artifacts
 test:
 	./scripts/setup.sh --test
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
