@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/affectlab/affect/internal/testenv"
 	"image"
 	"math"
 	"os"
@@ -35,23 +36,7 @@ const (
 const fixtureFace = "testdata/face_sample3.png"
 
 // mtRoot returns the repository root (the folder holding go.mod).
-func mtRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's folder")
-		}
-		dir = parent
-	}
-}
+func mtRoot(t testing.TB) string { return testenv.Root(t) }
 
 // mtShared returns ../shared/data/<rel> or skips the test if it is absent.
 func mtShared(t testing.TB, rel string) string {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
@@ -68,47 +67,22 @@ func ExtractProbs(ctx context.Context, items []Item, backend string, workers int
 		pairs = append(pairs, pair{h, f})
 	}
 	out := make([]ModelProbs, len(items))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for _, p := range pairs {
-		wg.Add(1)
-		go func(p pair) {
-			defer wg.Done()
-			mirror := gocv.NewMat()
-			defer mirror.Close()
-			var al *classify.Aligner
-			if align {
-				a, err := classify.NewAligner()
-				if err == nil {
-					al = a
-					defer al.Close()
-				}
+	err := parallel(ctx, pairs, len(items), progress, func(p pair, next <-chan int, tick func()) {
+		mirror := gocv.NewMat()
+		defer mirror.Close()
+		var al *classify.Aligner
+		if align {
+			a, err := classify.NewAligner()
+			if err == nil {
+				al = a
+				defer al.Close()
 			}
-			for i := range next {
-				out[i] = probsOne(p.h, p.f, &mirror, al, items[i].Path)
-				if progress != nil {
-					mu.Lock()
-					done++
-					progress(done)
-					mu.Unlock()
-				}
-			}
-		}(p)
-	}
-	var err error
-loop:
-	for i := range items {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break loop
 		}
-	}
-	close(next)
-	wg.Wait()
+		for i := range next {
+			out[i] = probsOne(p.h, p.f, &mirror, al, items[i].Path)
+			tick()
+		}
+	})
 	return out, err
 }
 

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
@@ -120,41 +119,16 @@ func ScoreItems(ctx context.Context, items []Item, p classify.ScorerParams, work
 		scorers = append(scorers, s)
 	}
 	res := make([][]Score, len(items))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for _, s := range scorers {
-		wg.Add(1)
-		go func(s *classify.Scorer) {
-			defer wg.Done()
-			for i := range next {
-				if IsVideo(items[i].Path) {
-					res[i] = scoreVideo(ctx, s, p, items[i])
-				} else {
-					res[i] = []Score{scoreOne(s, items[i])}
-				}
-				if progress != nil {
-					mu.Lock()
-					done++
-					progress(done)
-					mu.Unlock()
-				}
+	err := parallel(ctx, scorers, len(items), progress, func(s *classify.Scorer, next <-chan int, tick func()) {
+		for i := range next {
+			if IsVideo(items[i].Path) {
+				res[i] = scoreVideo(ctx, s, p, items[i])
+			} else {
+				res[i] = []Score{scoreOne(s, items[i])}
 			}
-		}(s)
-	}
-	var err error
-loop:
-	for i := range items {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break loop
+			tick()
 		}
-	}
-	close(next)
-	wg.Wait()
+	})
 	var out []Score
 	for _, r := range res {
 		out = append(out, r...)

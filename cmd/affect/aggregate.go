@@ -92,14 +92,11 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer srv.Shutdown()
 		nf.url = srv.ClientURL()
 	}
-	nc, js, err := nf.connect("affect aggregate")
+	nc, js, err := nf.connectStreams(ctx, "affect aggregate")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		return err
-	}
 
 	if stop, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout); err != nil {
 		return err

@@ -76,6 +76,19 @@ func (nf *natsFlags) options(name string) []broker.Option {
 
 // connect connects to --nats, or to the default URL of a running session's
 // embedded broker, and returns the connection and its JetStream context.
+// connectStreams connects and creates or updates affect's JetStream streams.
+func (nf *natsFlags) connectStreams(ctx context.Context, name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := nf.connect(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
 func (nf *natsFlags) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 	url := nf.url
 	if url == "" {

@@ -131,14 +131,11 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		nf.url = srv.ClientURL()
 		slog.Info("embedded NATS broker", "url", nf.url, "data_dir", srv.DataDir())
 	}
-	nc, js, err := nf.connect("affect session")
+	nc, js, err := nf.connectStreams(ctx, "affect session")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		return err
-	}
 
 	if stop, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout); err != nil {
 		return err
