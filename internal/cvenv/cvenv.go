@@ -18,6 +18,9 @@ import (
 )
 
 func init() {
+	if _, set := os.LookupEnv("OPENCV_LOG_LEVEL"); !set {
+		quietLog()
+	}
 	for _, kv := range [][2]string{
 		{"OPENCV_FOR_THREADS_NUM", "1"},
 		{"OPENCV_LOG_LEVEL", "ERROR"},

@@ -14,3 +14,7 @@ func SetNumThreads(n int) { C.affect_cv_set_num_threads(C.int(n)) }
 
 // NumThreads returns OpenCV's thread pool size (cv::getNumThreads).
 func NumThreads() int { return int(C.affect_cv_get_num_threads()) }
+
+// quietLog keeps only OpenCV's errors (OpenCV reads OPENCV_LOG_LEVEL before
+// Go code runs, so setting the variable from Go is too late).
+func quietLog() { C.affect_cv_quiet_log() }
