@@ -15,6 +15,7 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/smooth"
 	"gocv.io/x/gocv"
 )
 
@@ -30,6 +31,8 @@ type Score struct {
 	NoFace bool
 	// Frame is the frame index in a video item, -1 for an image.
 	Frame int64
+	// TimeMS is the frame's media time in a video item.
+	TimeMS float64
 	// Excluded marks a video frame without a face: it has no score and is
 	// left out of every figure (but counted in Result.NoFace).
 	Excluded bool
@@ -157,7 +160,7 @@ func scoreVideo(ctx context.Context, s *classify.Scorer, p classify.ScorerParams
 			}
 			return out
 		}
-		r := Score{Item: it, Frame: f.Index}
+		r := Score{Item: it, Frame: f.Index, TimeMS: f.TimeMS}
 		switch {
 		case f.Err != nil:
 			r.Err = f.Err
@@ -266,4 +269,38 @@ func clips(scores []Score) []Clip {
 		}
 	}
 	return out
+}
+
+// SmoothVideos replaces the happiness of every video frame by the centred
+// moving average over windowMS of its video's frames with a face (package
+// smooth, as in the result files' happiness_smoothed column). Images are
+// left alone. scores must be in the order ScoreItems returns.
+func SmoothVideos(scores []Score, windowMS float64) error {
+	for i := 0; i < len(scores); {
+		j := i
+		for j < len(scores) && scores[j].Path == scores[i].Path {
+			j++
+		}
+		if scores[i].Frame >= 0 {
+			frames := make([]pipeline.FrameScore, j-i)
+			for k := i; k < j; k++ {
+				sc := scores[k]
+				frames[k-i] = pipeline.FrameScore{Frame: sc.Frame, MediaMS: sc.TimeMS}
+				if !sc.Excluded && sc.Err == nil {
+					frames[k-i].FaceFound = true
+					frames[k-i].Primary = &pipeline.Face{Happiness: sc.Happiness}
+				}
+			}
+			if err := smooth.Frames(frames, windowMS); err != nil {
+				return err
+			}
+			for k := i; k < j; k++ {
+				if p := frames[k-i].Primary; p != nil && p.Smoothed != nil {
+					scores[k].Happiness = *p.Smoothed
+				}
+			}
+		}
+		i = j
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 // face_found=0 and empty box, happiness and probability cells (never 0).
 var FramesHeader = append([]string{
 	"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness",
-}, append(pipeline.Labels[:], "face_frac", "low_quality", "error")...)
+}, append(pipeline.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed")...)
 
 // FramesWriter streams per-frame rows into a CSV file that appears only on Commit.
 type FramesWriter struct {
@@ -99,6 +99,9 @@ func FrameRecord(f *pipeline.FrameScore, rec []string) {
 		}
 	}
 	rec[19] = f.Error
+	if p := f.Primary; f.FaceFound && p != nil && p.Smoothed != nil {
+		rec[20] = strconv.FormatFloat(*p.Smoothed, 'f', 6, 64)
+	}
 }
 
 // WriteFramesCSV writes frames to path atomically.

@@ -41,10 +41,10 @@ func TestFramesCSV(t *testing.T) {
 		want string
 	}{
 		{0, strings.Join(export.FramesHeader, ",")},
-		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,"},
+		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,,"},
 		// No face: face_found=0 and every score cell empty, never 0.
-		{2, "1,33.333,,0,0,,,,,,,,,,,,,,,"},
-		{3, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png"},
+		{2, "1,33.333,,0,0,,,,,,,,,,,,,,,,"},
+		{3, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png,"},
 	}
 	for _, tc := range tests {
 		if got := strings.Join(rows[tc.row], ","); got != tc.want {

@@ -37,6 +37,10 @@ type Face struct {
 	Probs [7]float64 `json:"probs"`
 	// Quality flags and measures for this face (optional).
 	Quality *Quality `json:"quality,omitempty"`
+	// Smoothed is the centred moving average of the participant's happiness
+	// (see package smooth). It needs later frames, so it is set in result
+	// files only, never in live messages.
+	Smoothed *float64 `json:"happiness_smoothed,omitempty"`
 }
 
 // Quality describes how trustworthy a face's score is.

@@ -14,8 +14,61 @@ package smooth
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"slices"
+
+	"github.com/affectlab/affect/pipeline"
 )
+
+// DefaultWindowMS is the default width of the centred window of Frames:
+// 300 ms, about a third of the rise time of a spontaneous smile, so that
+// frame-to-frame jitter is averaged out while onsets stay in place.
+const DefaultWindowMS = 300
+
+// Frames sets Primary.Smoothed on every frame with a face to the centred
+// moving average of the participant's happiness over windowMS (frames are
+// in order; the window in frames comes from the median frame interval).
+// windowMS 0 leaves frames alone. Each Primary is replaced by a copy, so
+// faces shared with other holders are not changed.
+func Frames(frames []pipeline.FrameScore, windowMS float64) error {
+	if windowMS < 0 || math.IsNaN(windowMS) {
+		return fmt.Errorf("%w: window %v ms must be ≥ 0", ErrBadParam, windowMS)
+	}
+	if windowMS == 0 || len(frames) == 0 {
+		return nil
+	}
+	var steps []float64
+	for i := 1; i < len(frames); i++ {
+		if d := frames[i].MediaMS - frames[i-1].MediaMS; d > 0 {
+			steps = append(steps, d)
+		}
+	}
+	interval := 1000.0 / 30
+	if len(steps) > 0 {
+		slices.Sort(steps)
+		interval = steps[len(steps)/2]
+	}
+	half := int(math.Round(windowMS / 2 / interval))
+	x := make([]float64, len(frames))
+	ok := make([]bool, len(frames))
+	for i := range frames {
+		x[i], ok[i] = frames[i].Happiness()
+	}
+	y, err := Centered(x, ok, half)
+	if err != nil {
+		return err
+	}
+	for i := range frames {
+		if ok[i] {
+			p := *frames[i].Primary
+			v := y[i]
+			p.Smoothed = &v
+			frames[i].Primary = &p
+		}
+	}
+	return nil
+}
 
 // ErrBadParam is returned for a filter parameter out of range.
 var ErrBadParam = errors.New("smooth: bad parameter")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/affectlab/affect/pipeline"
 )
 
 // step is 0 before frame at and 1 from it on.
@@ -98,4 +100,45 @@ func ExampleEMA() {
 	}
 	fmt.Println()
 	// Output: 0.00 0.00 0.15 0.28 0.39 0.49 0.57 0.63
+}
+
+func TestFrames(t *testing.T) {
+	// 30 frames/s: a step from 0 to 1 at frame 10, no face at frame 5.
+	var frames []pipeline.FrameScore
+	for i := range 20 {
+		f := pipeline.FrameScore{Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
+		if i != 5 {
+			h := 0.0
+			if i >= 10 {
+				h = 1
+			}
+			f.FaceFound, f.Primary = true, &pipeline.Face{Happiness: h}
+		}
+		frames = append(frames, f)
+	}
+	shared := frames[12].Primary
+	// 100 ms window = ±1.5 frames -> half-width 2 frames (rounded): a 5-frame centred mean.
+	if err := Frames(frames, 100); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]float64{0: 0, 8: 0.2, 9: 0.4, 10: 0.6, 11: 0.8, 12: 1, 19: 1}
+	for i, w := range want {
+		got := frames[i].Primary.Smoothed
+		if got == nil || math.Abs(*got-w) > 1e-12 {
+			t.Errorf("frame %d: smoothed %v, want %v", i, got, w)
+		}
+	}
+	if frames[5].Primary != nil {
+		t.Error("a frame with no face got a score")
+	}
+	// The step's midpoint (0.5) stays between frames 9 and 10: no onset lag.
+	if !(*frames[9].Primary.Smoothed < 0.5 && *frames[10].Primary.Smoothed > 0.5) {
+		t.Error("onset moved")
+	}
+	if shared.Smoothed != nil {
+		t.Error("Frames changed a face it does not own")
+	}
+	if err := Frames(frames, -1); err == nil {
+		t.Error("negative window accepted")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/pipeline/broker"
+	"github.com/affectlab/affect/smooth"
 )
 
 func init() {
@@ -50,6 +51,7 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	wait := fs.Bool("wait", false, "wait for the session to start instead of failing")
 	interval := fs.Duration("interval", time.Second, "how often to publish the live summary")
 	quiet := fs.Bool("quiet", false, "no status line per interval")
+	smoothWin := fs.Duration("smooth", smooth.DefaultWindowMS*time.Millisecond, "centred window of the happiness_smoothed column of the result files (0: none)")
 	httpAddr, httpToken := httpFlags(fs)
 	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
 	cfg := aggregate.DefaultConfig()
@@ -68,6 +70,9 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg.CalibrationMS = float64(*calib) / float64(time.Millisecond)
 	if err := cfg.Validate(); err != nil {
 		return usageError("%v", err)
+	}
+	if *smoothWin < 0 {
+		return usageError("--smooth %v must be ≥ 0", *smoothWin)
 	}
 	if *interval <= 0 {
 		return usageError("--interval %v must be > 0", *interval)
@@ -123,7 +128,7 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *out == "" {
 		return nil
 	}
-	return writeLiveResults(*out, *session, la.agg, ls, !*noPlot, stdout)
+	return writeLiveResults(*out, *session, la.agg, ls, !*noPlot, *smoothWin, stdout)
 }
 
 // setDelivery copies the consumer's counts into the aggregator's summary.
@@ -152,9 +157,12 @@ func printStatus(w io.Writer, s aggregate.Summary) {
 
 // writeLiveResults writes the per-frame CSV, the plot and, last, the summary
 // JSON (its presence means the results are complete), each atomically.
-func writeLiveResults(dir, session string, agg *aggregate.Aggregator, ls LiveSummary, plot bool, stdout io.Writer) error {
+func writeLiveResults(dir, session string, agg *aggregate.Aggregator, ls LiveSummary, plot bool, smoothWindow time.Duration, stdout io.Writer) error {
 	paths := export.PathsFor(dir, session)
 	frames := agg.Frames()
+	if err := smooth.Frames(frames, float64(smoothWindow)/float64(time.Millisecond)); err != nil {
+		return err
+	}
 	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/evaluate"
@@ -36,12 +37,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noFlip := fs.Bool("no-flip", false, "turn off mirror averaging (measurement only; the calibration was fitted with it)")
 	workers := fs.Int("workers", 0, "parallel scorers (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	smoothWin := fs.Duration("smooth", 0, "videos: score each frame by the centred moving average over this window, as in the happiness_smoothed column (0: raw per-frame scores)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if (*manifest == "") == (len(pos) == 0) || len(pos) > 1 {
 		return usageError("give either one DIR or --manifest FILE.csv")
+	}
+	if *smoothWin < 0 {
+		return usageError("--smooth %v must be ≥ 0", *smoothWin)
 	}
 	if *threshold < 0 || *threshold > 1 {
 		return usageError("--threshold %g must be in [0,1]", *threshold)
@@ -78,6 +83,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			bar.finish()
 			if err != nil {
 				return err
+			}
+			if *smoothWin > 0 {
+				if err := evaluate.SmoothVideos(scores, float64(*smoothWin)/float64(time.Millisecond)); err != nil {
+					return err
+				}
 			}
 			r := evaluate.Summarize(scores, m, b, *threshold)
 			if math.IsNaN(r.AUC) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/score"
+	"github.com/affectlab/affect/smooth"
 )
 
 func init() {
@@ -37,13 +39,10 @@ type scoringFlags struct {
 	minFace        float64
 	keyframeEvery  int
 	detector       string
+	smooth         time.Duration
 }
 
-func (sf *scoringFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	Float64Var(*float64, string, float64, string)
-	IntVar(*int, string, int, string)
-}) {
+func (sf *scoringFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.model, "model", classify.DefaultModel, "expression model: "+strings.Join(classify.ScorerNames(), ", "))
 	fs.StringVar(&sf.backend, "backend", classify.BackendOpenCV, "inference backend: opencv (fast) or onnxgo (pure Go)")
 	fs.Float64Var(&sf.threshold, "threshold", 0.5, "happiness at or above which a face frame counts as a smile")
@@ -51,6 +50,7 @@ func (sf *scoringFlags) register(fs interface {
 	fs.Float64Var(&sf.fps, "fps", 0, "score about F frames per second of media time (0: every frame)")
 	fs.IntVar(&sf.workers, "workers", 0, "parallel scorers (0: one per CPU)")
 	fs.IntVar(&sf.detectWidth, "detect-width", 0, "shrink frames to this width for face detection (0: 320)")
+	fs.DurationVar(&sf.smooth, "smooth", smooth.DefaultWindowMS*time.Millisecond, "centred window of the happiness_smoothed column of the result files (0: none)")
 	fs.StringVar(&sf.detector, "detector", "haar", "face detector: haar (default, more accurate), lbp (3-4x faster) or a cascade XML file")
 	fs.Float64Var(&sf.minFace, "min-face", 0, "smallest face height as a fraction of the frame height (0: 1/8); larger is faster")
 	fs.IntVar(&sf.keyframeEvery, "keyframe-every", 0, "search the whole frame for faces every N frames, tracking known faces in between (0: 10; 1: every frame)")
@@ -84,6 +84,9 @@ func (sf *scoringFlags) validate() error {
 	}
 	if sf.minFace < 0 || sf.minFace >= 1 {
 		return usageError("--min-face %g must be in (0, 1)", sf.minFace)
+	}
+	if sf.smooth < 0 {
+		return usageError("--smooth %v must be ≥ 0", sf.smooth)
 	}
 	if _, err := classify.FindCascade(sf.detector); err != nil {
 		return usageError("--detector: %v", err)
@@ -191,11 +194,6 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 	defer src.Close()
 	base := export.BaseName(in)
 	paths := export.PathsFor(outDir, base)
-	fw, err := export.NewFramesWriter(paths.Frames)
-	if err != nil {
-		return paths, ScoreSummary{}, err
-	}
-	defer fw.Abort() // no-op after Commit
 	info := src.Info()
 	total := info.FrameCount
 	if total > 0 && sf.every > 1 {
@@ -214,7 +212,7 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 		Progress: bar.update,
 	}, func(f pipeline.FrameScore) error {
 		frames = append(frames, f)
-		return fw.Write(&f)
+		return nil
 	})
 	bar.finish()
 	if err != nil {
@@ -241,7 +239,10 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 			return paths, ss, err
 		}
 	}
-	if err := fw.Commit(); err != nil {
+	if err := smooth.Frames(frames, float64(sf.smooth)/float64(time.Millisecond)); err != nil {
+		return paths, ss, err
+	}
+	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
 		return paths, ss, err
 	}
 	// The summary is written last: its presence means the input is complete.

@@ -239,7 +239,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stdout, "capture-to-aggregate latency over %d frames: p50 %s, p99 %s\n", n, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond))
 		}
 		if *out != "" {
-			if err := writeLiveResults(*out, *session, la.agg, ls, true, stdout); err != nil {
+			if err := writeLiveResults(*out, *session, la.agg, ls, true, sf.smooth, stdout); err != nil {
 				return err
 			}
 		}
