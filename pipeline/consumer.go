@@ -367,3 +367,17 @@ func (c *Consumer) process(subject string, data []byte, seq uint64) bool {
 	}
 	return false
 }
+
+// Pending returns how many of the session's messages the durable consumer
+// has not yet been delivered (its lag), from the server's consumer info.
+func (c *Consumer) Pending(ctx context.Context) (uint64, error) {
+	cons, err := c.js.Consumer(ctx, StreamName, c.Durable())
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: %w", c.Durable(), err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: %w", c.Durable(), err)
+	}
+	return info.NumPending, nil
+}

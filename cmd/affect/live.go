@@ -20,6 +20,7 @@ import (
 // `affect session` both run one.
 type liveAggregation struct {
 	session  string
+	name     string // durable consumer name
 	js       jetstream.JetStream
 	agg      *aggregate.Aggregator
 	cons     *pipeline.Consumer
@@ -68,7 +69,7 @@ func newLiveAggregation(js jetstream.JetStream, session, consumerName string, cf
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	la := &liveAggregation{session: session, js: js, agg: agg, interval: interval, status: status}
+	la := &liveAggregation{session: session, name: consumerName, js: js, agg: agg, interval: interval, status: status}
 	la.cons, err = pipeline.NewConsumer(js, session, agg,
 		pipeline.WithConsumerName(consumerName),
 		pipeline.WithWaitForSession(wait),
@@ -114,6 +115,11 @@ func (la *liveAggregation) run(ctx context.Context) error {
 				return
 			case <-t.C:
 			}
+			lctx, lcancel := context.WithTimeout(runCtx, la.interval)
+			if n, err := la.cons.Pending(lctx); err == nil {
+				metrics.SetConsumerLag(la.session, la.name, n)
+			}
+			lcancel()
 			if la.agg.Len() == 0 {
 				continue
 			}
