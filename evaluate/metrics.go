@@ -100,7 +100,8 @@ func ECE(scores []float64, labels []bool, bins int) float64 {
 
 // ReliabilityBin is one bin of a reliability curve.
 type ReliabilityBin struct {
-	Lo, Hi    float64 `json:"-"`
+	Lo        float64 `json:"lo"`
+	Hi        float64 `json:"hi"`
 	N         int     `json:"n"`
 	MeanScore float64 `json:"mean_score"`
 	Positive  float64 `json:"positive_share"`

@@ -52,6 +52,9 @@ type Result struct {
 	Threshold   float64 `json:"threshold"`
 	BalancedAcc float64 `json:"balanced_accuracy"`
 	ECE         float64 `json:"ece"`
+	// Reliability is the reliability curve behind ECE (10 equal-width bins
+	// of the score; bins without data are left out).
+	Reliability []ReliabilityBin `json:"reliability,omitempty"`
 	// Clips are the per-video figures when the data set has videos.
 	Clips []Clip `json:"clips,omitempty"`
 }
@@ -232,6 +235,7 @@ func Summarize(scores []Score, model, backend string, threshold float64) Result 
 	res.AUC = round4(AUC(s, l))
 	res.BalancedAcc = round4(BalancedAccuracy(s, l, threshold))
 	res.ECE = round4(ECE(s, l, 10))
+	res.Reliability = Reliability(s, l, 10)
 	res.Clips = clips(scores)
 	return res
 }

@@ -37,6 +37,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noFlip := fs.Bool("no-flip", false, "turn off mirror averaging (measurement only; the calibration was fitted with it)")
 	workers := fs.Int("workers", 0, "parallel scorers (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	reliability := fs.Bool("reliability", false, "print each model's reliability curve (mean score and share of happy images per score bin)")
 	smoothWin := fs.Duration("smooth", 0, "videos: score each frame by the centred moving average over this window, as in the happiness_smoothed column (0: raw per-frame scores)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -100,6 +101,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			results = append(results, r)
 			fmt.Fprintf(stdout, "%-9s %-7s %6d %6d %7d %6.4f %8.4f %6.4f\n", m, b, r.N, r.Positives, r.NoFace, r.AUC, r.BalancedAcc, r.ECE)
+			if *reliability {
+				for _, rb := range r.Reliability {
+					fmt.Fprintf(stdout, "  bin [%.1f,%.1f) n=%-5d mean score %.3f  happy share %.3f\n", rb.Lo, rb.Hi, rb.N, rb.MeanScore, rb.Positive)
+				}
+			}
 			for _, c := range r.Clips {
 				fmt.Fprintf(stdout, "  clip %-40s happy=%-5v frames=%d face_frames=%d mean_happiness=%.4f\n", filepath.Base(c.Path), c.Happy, c.Frames, c.FaceFrames, c.MeanHappiness)
 			}
