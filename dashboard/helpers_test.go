@@ -3,7 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"github.com/affectlab/affect/internal/promtest"
 	"io"
 	"log/slog"
 	"math"
@@ -15,8 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/affectlab/affect/dashboard"
 	"github.com/affectlab/affect/metrics"
@@ -235,53 +233,9 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// scrape fetches /metrics as Prometheus text and parses it with expfmt.
+// scrape fetches base's /metrics and parses it.
 func scrape(t testing.TB, base string) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, _ := http.NewRequest("GET", base+"metrics", nil)
-	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 {
-		t.Fatalf("/metrics: %s (%s)", resp.Status, ct)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing /metrics with the Prometheus text parser: %v", err)
-	}
-	return fams
+	return promtest.Scrape(t, base+"metrics")
 }
 
-// metricValue returns the value (counter, gauge) or sample count (histogram)
-// of the series of name with the given labels.
-func metricValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, error) {
-	f, ok := fams[name]
-	if !ok {
-		return 0, fmt.Errorf("metric %s absent", name)
-	}
-next:
-	for _, m := range f.Metric {
-		got := map[string]string{}
-		for _, l := range m.Label {
-			got[l.GetName()] = l.GetValue()
-		}
-		for k, v := range labels {
-			if got[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), nil
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), nil
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), nil
-		}
-	}
-	return 0, fmt.Errorf("metric %s%v absent", name, labels)
-}
+var metricValue = promtest.Value

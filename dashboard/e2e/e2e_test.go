@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/affectlab/affect/internal/promtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,8 +21,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/dashboard"
@@ -160,49 +159,10 @@ func (e *env) runSession(t *testing.T, session string, realtime bool) score.Stat
 }
 
 func (e *env) scrape(t *testing.T) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, _ := http.NewRequest("GET", e.base+"metrics", nil)
-	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing /metrics with the Prometheus text parser: %v", err)
-	}
-	return fams
+	return promtest.Scrape(t, e.base+"metrics")
 }
 
-func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, error) {
-	f, ok := fams[name]
-	if !ok {
-		return 0, fmt.Errorf("metric %s absent", name)
-	}
-next:
-	for _, m := range f.Metric {
-		got := map[string]string{}
-		for _, l := range m.Label {
-			got[l.GetName()] = l.GetValue()
-		}
-		for k, v := range labels {
-			if got[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), nil
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), nil
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), nil
-		}
-	}
-	return 0, fmt.Errorf("metric %s%v absent", name, labels)
-}
+var value = promtest.Value
 
 // checkCounters checks that the Prometheus counters match the frames scored.
 func (e *env) checkCounters(t *testing.T, session string, st score.Stats, live bool) {
