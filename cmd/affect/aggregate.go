@@ -103,11 +103,11 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer nc.Close()
 
-	if stop, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout); err != nil {
+	stopDashboard, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout)
+	if err != nil {
 		return err
-	} else {
-		defer stop()
 	}
+	defer stopDashboard()
 	var status io.Writer
 	if !*quiet {
 		status = stdout

@@ -108,11 +108,11 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// Load the models and open the source first: a bad model, a missing camera
 	// or file fails before anything starts.
-	if sc, err := classify.NewScorer(sf.scorerParams()); err != nil {
+	sc, err := classify.NewScorer(sf.scorerParams())
+	if err != nil {
 		return err
-	} else {
-		sc.Close()
 	}
+	sc.Close()
 	copts := append(sf.captureOptions(), capture.Realtime(!*fast))
 	src, err := capture.Open(*source, copts...)
 	if err != nil {
@@ -137,11 +137,11 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer nc.Close()
 
-	if stop, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout); err != nil {
+	stopDashboard, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout)
+	if err != nil {
 		return err
-	} else {
-		defer stop()
 	}
+	defer stopDashboard()
 
 	started := time.Now()
 	start := pipeline.SessionStart{Participant: *participant, Source: info.Name, FPS: info.FPS, StartedUnixNano: started.UnixNano()}
