@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/promtest"
 	"io"
 	"log/slog"
@@ -20,7 +21,6 @@ import (
 	"github.com/affectlab/affect/metrics"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/pipeline/broker"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -28,27 +28,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // startBroker starts a real embedded NATS server with JetStream on disk and
 // connects to it; the streams exist.
 func startBroker(t testing.TB) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	srv, err := broker.Start(broker.Config{DataDir: t.TempDir(), Port: broker.RandomPort, Logger: quiet})
-	if err != nil {
-		t.Fatalf("start embedded NATS: %v", err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := broker.Connect(srv.ClientURL(), broker.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
+	nb := natstest.Start(t, t.TempDir())
+	return nb.NC, nb.JS
 }
 
 // startDashboard starts a dashboard on a free loopback port with its own metrics.

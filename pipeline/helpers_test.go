@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"github.com/affectlab/affect/internal/natstest"
 	"io"
 	"log/slog"
 	"testing"
@@ -30,22 +31,7 @@ func startServer(t testing.TB, dir string, port int) *broker.Server {
 
 // connect connects to url and makes sure the streams exist.
 func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := broker.Connect(url, broker.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
+	return natstest.Connect(t, url)
 }
 
 // makeFrames returns n frames at 30 frames/s with a deterministic happiness

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/affectlab/affect/internal/natstest"
 	"image/png"
 	"io"
 	"log/slog"
@@ -17,14 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/internal/testenv"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/pipeline/broker"
 	"github.com/affectlab/affect/report"
 	"github.com/affectlab/affect/score"
 )
@@ -275,22 +273,10 @@ func fmtp(p *float64) string {
 func TestSessionReportEqualsOffline(t *testing.T) {
 	frames := sampleFrames(t)
 	dir := t.TempDir()
-	srv, err := broker.Start(broker.Config{DataDir: dir, Port: broker.RandomPort, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := broker.Connect(srv.ClientURL(), broker.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nb := natstest.Start(t, dir)
+	nc, js := nb.NC, nb.JS
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		t.Fatal(err)
-	}
 	const session = "sample-session"
 	if err := pipeline.StartSession(ctx, js, session, pipeline.SessionStart{Participant: "P01", Source: "sample.mp4", FPS: 15}); err != nil {
 		t.Fatal(err)

@@ -3,43 +3,26 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
+	"github.com/affectlab/affect/internal/natstest"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/pipeline"
-	"github.com/affectlab/affect/pipeline/broker"
 )
 
 // TestMarkAndAggregate drives `affect mark` and `affect aggregate` against a
 // real embedded NATS server, then aggregates the same session again from the
 // broker's data directory alone (--data-dir).
 func TestMarkAndAggregate(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := natstest.Quiet
 	dataDir := t.TempDir()
-	srv, err := broker.Start(broker.Config{DataDir: dataDir, Port: broker.RandomPort, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	url := srv.ClientURL()
-	nc, err := broker.Connect(url, broker.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nb := natstest.Start(t, dataDir)
+	url, nc, js := nb.URL(), nb.NC, nb.JS
 	ctx := context.Background()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		t.Fatal(err)
-	}
 	const session, n = "cmdtest", 90
 	if err := pipeline.StartSession(ctx, js, session, pipeline.SessionStart{Participant: "P7", Source: "clip.mp4", FPS: 30}); err != nil {
 		t.Fatal(err)
@@ -122,8 +105,7 @@ func TestMarkAndAggregate(t *testing.T) {
 	}
 
 	// After the broker is gone, the store alone gives the same result.
-	nc.Close()
-	srv.Shutdown()
+	nb.Close()
 	outDir2 := t.TempDir()
 	start := time.Now()
 	code, out, errOut = affect(t, "aggregate", "--http", "off", "--data-dir", dataDir, "--session", session, "--name", "offline", "--out", outDir2, "--quiet", "--no-plot")

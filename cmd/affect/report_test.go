@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
+	"github.com/affectlab/affect/internal/natstest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/internal/testenv"
 	"github.com/affectlab/affect/pipeline"
-	"github.com/affectlab/affect/pipeline/broker"
 	"github.com/affectlab/affect/report"
 )
 
@@ -117,22 +115,11 @@ func between(s, from, to string) string {
 // storeSession publishes frames as a complete session into a new broker store.
 func storeSession(t *testing.T, store, session string, frames []pipeline.FrameScore) {
 	t.Helper()
-	srv, err := broker.Start(broker.Config{DataDir: store, Port: broker.RandomPort})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := broker.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nb := natstest.Start(t, store)
+	defer nb.Close() // the report opens the store itself afterwards
+	nc, js := nb.NC, nb.JS
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		t.Fatal(err)
-	}
 	if err := pipeline.StartSession(ctx, js, session, pipeline.SessionStart{Source: "sample.mp4"}); err != nil {
 		t.Fatal(err)
 	}

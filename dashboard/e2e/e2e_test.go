@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/promtest"
 	"io"
 	"log/slog"
@@ -29,7 +30,6 @@ import (
 	"github.com/affectlab/affect/metrics"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/pipeline/broker"
 	"github.com/affectlab/affect/score"
 )
 
@@ -45,22 +45,8 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	bs, err := broker.Start(broker.Config{DataDir: t.TempDir(), Port: broker.RandomPort, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bs.Shutdown)
-	nc, err := broker.Connect(bs.ClientURL(), broker.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		t.Fatal(err)
-	}
+	nb := natstest.Start(t, t.TempDir())
+	nc, js := nb.NC, nb.JS
 	m := metrics.New()
 	srv, err := dashboard.New(nc, dashboard.WithAddr("127.0.0.1:0"), dashboard.WithMetrics(m), dashboard.WithLogger(quiet))
 	if err != nil {
