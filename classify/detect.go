@@ -188,14 +188,124 @@ func (d *Detector) toGray(frame gocv.Mat) {
 	}
 }
 
-// Detect returns face boxes in frame coordinates, largest first, at most MaxFaces.
-func (d *Detector) Detect(frame gocv.Mat) []image.Rectangle {
+// A Detection is one face found by a Detector.
+type Detection struct {
+	// Box is the face in frame coordinates.
+	Box image.Rectangle
+	// Neighbors is the detection score: the number of raw cascade hits
+	// (positions and scales) around the face, counted with the face scaled
+	// to a common size (see Detector.Neighbors) so that small and large
+	// faces compare. Clear frontal faces in the CREMA-D clips have 45-95; a
+	// false detection or a face the cascade barely sees has a handful.
+	// -1 means the box did not come from the cascade (a crop, or the whole
+	// image).
+	Neighbors int
+}
+
+// Boxes returns the boxes of ds.
+func Boxes(ds []Detection) []image.Rectangle {
+	out := make([]image.Rectangle, len(ds))
+	for i, d := range ds {
+		out[i] = d.Box
+	}
+	return out
+}
+
+// hits runs the cascade without grouping and groups the raw hits itself
+// (same result as OpenCV's grouping, plus each face's hit count).
+//
+// OpenCV clips the boxes it returns to the image after grouping, so a raw
+// hit at the right or bottom edge comes back cut short; its full size is
+// restored first from the cascade window's aspect ratio (seen on the hits
+// that are not cut), and the grouped boxes are clipped again afterwards.
+func (d *Detector) hits(img gocv.Mat, minSize, maxSize image.Point) []Detection {
+	faces, _ := d.hitsAll(img, minSize, maxSize)
+	return faces
+}
+
+// hitsAll is hits that also returns every cluster of raw hits, however
+// few hits it has.
+func (d *Detector) hitsAll(img gocv.Mat, minSize, maxSize image.Point) (faces, clusters []Detection) {
+	raw := d.cascade.DetectMultiScaleWithParams(img, d.p.ScaleFactor, 0, 0, minSize, maxSize)
+	bounds := image.Rect(0, 0, img.Cols(), img.Rows())
+	unclip(raw, bounds)
+	faces = groupHits(raw, d.p.MinNeighbors)
+	for i := range faces {
+		faces[i].Box = faces[i].Box.Intersect(bounds)
+	}
+	clusters = cluster(raw)
+	for i := range clusters {
+		clusters[i].Box = clusters[i].Box.Intersect(bounds)
+	}
+	return faces, clusters
+}
+
+// unclip restores the size of the hits that OpenCV cut at the right or
+// bottom edge of bounds, from the height/width ratio of the uncut hits (1
+// for OpenCV's face cascades). A hit cut on both sides keeps its larger side.
+func unclip(hits []image.Rectangle, bounds image.Rectangle) {
+	cut := func(r image.Rectangle) (bool, bool) { return r.Max.X >= bounds.Max.X, r.Max.Y >= bounds.Max.Y }
+	ratio, n := 0.0, 0
+	for _, r := range hits {
+		if cx, cy := cut(r); !cx && !cy && r.Dx() > 0 {
+			ratio += float64(r.Dy()) / float64(r.Dx())
+			n++
+		}
+	}
+	if n == 0 {
+		ratio, n = 1, 1
+	}
+	ratio /= float64(n)
+	for i, r := range hits {
+		switch cx, cy := cut(r); {
+		case cx && cy:
+			s := max(r.Dx(), r.Dy())
+			hits[i].Max = image.Pt(r.Min.X+s, r.Min.Y+s)
+		case cx:
+			hits[i].Max.X = r.Min.X + max(r.Dx(), cvRound64(float64(r.Dy())/ratio))
+		case cy:
+			hits[i].Max.Y = r.Min.Y + max(r.Dy(), cvRound64(float64(r.Dx())*ratio))
+		}
+	}
+}
+
+// Detect returns the faces in frame, largest first, at most MaxFaces.
+func (d *Detector) Detect(frame gocv.Mat) []Detection {
 	if frame.Empty() {
 		return nil
 	}
+	img, scale, minSide := d.prepare(frame)
+	dets := d.hits(img, image.Pt(minSide, minSide), image.Pt(0, 0))
+	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
+	out := make([]Detection, 0, len(dets))
+	for _, dt := range dets {
+		r := dt.Box
+		if scale != 1 {
+			r = image.Rect(int(float64(r.Min.X)*scale+0.5), int(float64(r.Min.Y)*scale+0.5),
+				int(float64(r.Max.X)*scale+0.5), int(float64(r.Max.Y)*scale+0.5))
+		}
+		r = r.Intersect(bounds)
+		if !r.Empty() {
+			out = append(out, Detection{Box: r, Neighbors: dt.Neighbors})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return area(out[i].Box) > area(out[j].Box) })
+	if len(out) > d.p.MaxFaces {
+		out = out[:d.p.MaxFaces]
+	}
+	for i := range out {
+		out[i].Neighbors = d.Neighbors(frame, out[i].Box)
+	}
+	return out
+}
+
+// prepare makes the equalised gray image that Detect searches (frame shrunk
+// to DetectWidth) and returns it (a buffer of d), the factor from it to frame
+// coordinates and the smallest face side to look for.
+func (d *Detector) prepare(frame gocv.Mat) (img gocv.Mat, scale float64, minSide int) {
 	d.toGray(frame)
-	scale := 1.0
-	img := d.gray
+	scale = 1.0
+	img = d.gray
 	if w := frame.Cols(); w > d.p.DetectWidth {
 		scale = float64(w) / float64(d.p.DetectWidth)
 		h := int(float64(frame.Rows())/scale + 0.5)
@@ -203,29 +313,8 @@ func (d *Detector) Detect(frame gocv.Mat) []image.Rectangle {
 		img = d.small
 	}
 	gocv.EqualizeHist(img, &img)
-	minSide := int(float64(img.Rows()) * d.p.MinFaceFrac)
-	if minSide < 20 {
-		minSide = 20
-	}
-	rects := d.cascade.DetectMultiScaleWithParams(img, d.p.ScaleFactor, d.p.MinNeighbors, 0,
-		image.Pt(minSide, minSide), image.Pt(0, 0))
-	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
-	out := make([]image.Rectangle, 0, len(rects))
-	for _, r := range rects {
-		if scale != 1 {
-			r = image.Rect(int(float64(r.Min.X)*scale+0.5), int(float64(r.Min.Y)*scale+0.5),
-				int(float64(r.Max.X)*scale+0.5), int(float64(r.Max.Y)*scale+0.5))
-		}
-		r = r.Intersect(bounds)
-		if !r.Empty() {
-			out = append(out, r)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return area(out[i]) > area(out[j]) })
-	if len(out) > d.p.MaxFaces {
-		out = out[:d.p.MaxFaces]
-	}
-	return out
+	minSide = max(int(float64(img.Rows())*d.p.MinFaceFrac), 20)
+	return img, scale, minSide
 }
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
@@ -247,16 +336,56 @@ const nearSide = 64
 
 // DetectNear looks for one face close to box (its last known place) in a
 // region twice its size, accepting faces from 0.65 to 1.5 times its size.
-// It returns the found face closest to box's centre.
-func (d *Detector) DetectNear(frame gocv.Mat, box image.Rectangle) (image.Rectangle, bool) {
+// It returns the found face closest to box's centre; its Neighbors are on
+// the common scale of the Neighbors method.
+func (d *Detector) DetectNear(frame gocv.Mat, box image.Rectangle) (Detection, bool) {
+	faces, _ := d.searchNear(frame, box)
+	c0 := center(box)
+	best, bd := Detection{}, -1.0
+	for _, f := range faces {
+		c := center(f.Box)
+		dist := (c.X-c0.X)*(c.X-c0.X) + (c.Y-c0.Y)*(c.Y-c0.Y)
+		if bd < 0 || dist < bd {
+			best, bd = f, dist
+		}
+	}
+	return best, !best.Box.Empty()
+}
+
+// Neighbors is the detection score of the face at box on a common scale:
+// the number of raw cascade hits near box when the region around it is
+// scaled so that the face is nearSide pixels tall (as DetectNear does), so
+// that scores of small and large faces, and of faces found on a keyframe or
+// by tracking, can be compared. It counts the hits of the group whose centre
+// is nearest box's (within a quarter of its side), even when they are too
+// few to make a face; 0 when there is none.
+func (d *Detector) Neighbors(frame gocv.Mat, box image.Rectangle) int {
+	_, clusters := d.searchNear(frame, box)
+	c0 := center(box)
+	lim := float64(max(box.Dx(), box.Dy())) / 4
+	best, bd := 0, lim*lim
+	for _, c := range clusters {
+		cc := center(c.Box)
+		if dist := (cc.X-c0.X)*(cc.X-c0.X) + (cc.Y-c0.Y)*(cc.Y-c0.Y); dist <= bd {
+			best, bd = c.Neighbors, dist
+		}
+	}
+	return best
+}
+
+// searchNear runs the cascade on the region twice box's size around it,
+// scaled so that the face is nearSide pixels tall, for faces 0.65 to 1.5
+// times box's size. It returns the faces found and every group of raw hits,
+// in frame coordinates.
+func (d *Detector) searchNear(frame gocv.Mat, box image.Rectangle) (faces, clusters []Detection) {
 	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
 	side := max(box.Dx(), box.Dy())
 	if frame.Empty() || side < 8 {
-		return image.Rectangle{}, false
+		return nil, nil
 	}
 	region := CropBox(box, 0.5, bounds)
 	if region.Dx() < side/2 || region.Dy() < side/2 {
-		return image.Rectangle{}, false
+		return nil, nil
 	}
 	sub := frame.Region(region)
 	d.toGray(sub)
@@ -273,22 +402,17 @@ func (d *Detector) DetectNear(frame gocv.Mat, box image.Rectangle) (image.Rectan
 	minS, maxS := int(s*0.65), int(s*1.5+0.5)
 	minS = max(minS, 20)
 	if maxS <= minS {
-		return image.Rectangle{}, false
+		return nil, nil
 	}
-	rects := d.cascade.DetectMultiScaleWithParams(img, d.p.ScaleFactor, d.p.MinNeighbors, 0, image.Pt(minS, minS), image.Pt(maxS, maxS))
-	if len(rects) == 0 {
-		return image.Rectangle{}, false
-	}
-	c0 := center(box)
-	best, bd := image.Rectangle{}, -1.0
-	for _, r := range rects {
-		r = image.Rect(region.Min.X+int(float64(r.Min.X)*scale+0.5), region.Min.Y+int(float64(r.Min.Y)*scale+0.5),
-			region.Min.X+int(float64(r.Max.X)*scale+0.5), region.Min.Y+int(float64(r.Max.Y)*scale+0.5)).Intersect(bounds)
-		c := center(r)
-		dist := (c.X-c0.X)*(c.X-c0.X) + (c.Y-c0.Y)*(c.Y-c0.Y)
-		if bd < 0 || dist < bd {
-			best, bd = r, dist
+	faces, clusters = d.hitsAll(img, image.Pt(minS, minS), image.Pt(maxS, maxS))
+	toFrame := func(ds []Detection) {
+		for i, dt := range ds {
+			r := dt.Box
+			ds[i].Box = image.Rect(region.Min.X+int(float64(r.Min.X)*scale+0.5), region.Min.Y+int(float64(r.Min.Y)*scale+0.5),
+				region.Min.X+int(float64(r.Max.X)*scale+0.5), region.Min.Y+int(float64(r.Max.Y)*scale+0.5)).Intersect(bounds)
 		}
 	}
-	return best, !best.Empty()
+	toFrame(faces)
+	toFrame(clusters)
+	return faces, clusters
 }

@@ -31,7 +31,7 @@ func BenchmarkDetect(b *testing.B) {
 	})
 	b.Run("near", func(b *testing.B) {
 		for range b.N {
-			d.DetectNear(f.Image, boxes[0])
+			d.DetectNear(f.Image, boxes[0].Box)
 		}
 	})
 }

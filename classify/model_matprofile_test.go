@@ -62,3 +62,38 @@ func TestModelNoMatLeak(t *testing.T) {
 		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
 	}
 }
+
+// TestQualityNoMatLeak runs the quality measures, the detector's score and
+// the aligner, and requires that no gocv Mat is left open.
+func TestQualityNoMatLeak(t *testing.T) {
+	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
+	if img.Empty() {
+		t.Fatalf("cannot read %s", fixtureFace)
+	}
+	defer img.Close()
+	before := gocv.MatProfile.Count()
+	det, err := classify.NewDetector(classify.DetectorParams{})
+	if err != nil {
+		t.Skipf("no detector: %v", err)
+	}
+	al, err := classify.NewAligner()
+	if err != nil {
+		t.Skipf("no eye cascade: %v", err)
+	}
+	box := image.Rect(2, 2, img.Cols()-2, img.Rows()-2)
+	for range 3 {
+		classify.Symmetry(img)
+		classify.Sharpness(img)
+		det.Neighbors(img, box)
+		det.DetectNear(img, box)
+		det.Detect(img)
+		dst := gocv.NewMat()
+		al.Align(img, &dst)
+		dst.Close()
+	}
+	det.Close()
+	al.Close()
+	if after := gocv.MatProfile.Count(); after != before {
+		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
+	}
+}

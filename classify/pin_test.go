@@ -68,7 +68,7 @@ func TestPinnedCrop(t *testing.T) {
 	if len(boxes) == 0 {
 		t.Fatal("no face found in the sample")
 	}
-	if boxes[0] != pinnedBox {
+	if boxes[0].Box != pinnedBox {
 		t.Errorf("face box %v, pinned %v", boxes[0], pinnedBox)
 	}
 	bounds := image.Rect(0, 0, img.Cols(), img.Rows())
@@ -77,7 +77,7 @@ func TestPinnedCrop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := classify.CropBox(boxes[0], spec.Margin, bounds)
+		r := classify.CropBox(boxes[0].Box, spec.Margin, bounds)
 		if r != pinnedCrop[name] {
 			t.Errorf("%s: crop %v, pinned %v", name, r, pinnedCrop[name])
 		}

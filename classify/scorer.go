@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"time"
 
 	"github.com/affectlab/affect/models"
@@ -21,19 +22,33 @@ const DefaultModel = ModelCombined
 // ScorerNames lists the values ScorerParams.Model accepts.
 func ScorerNames() []string { return append(ModelNames(), ModelEnsemble, ModelCombined) }
 
-// Quality rule (see QualityLow): a face is low quality when it is smaller
-// than MinFaceFrac of the frame height, when its crop is blurred (variance of
-// the Laplacian of the crop scaled to SharpnessSide pixels below MinSharpness),
-// or when it is not a detected face (whole-image fallback).
+// Quality rule (see QualityLow): a face is low quality when
+//   - it is smaller than MinFaceFrac of the frame height (too few pixels);
+//   - its crop is blurred or featureless: the variance of the Laplacian of
+//     the gray crop scaled to SharpnessSide pixels is below MinSharpness;
+//   - the detector barely finds it: fewer than MinDetectNeighbors raw
+//     cascade hits at the common scale (Detector.Neighbors), i.e. fewer than
+//     the tracker needs to keep following a face (often not a face at all);
+//   - it is turned away or half hidden: its crop correlates negatively with
+//     its mirror image (Symmetry below MinSymmetry);
+//   - or it is not a detected face (the whole-image fallback of photos).
+//
+// Frames of a low-quality face keep their score; the flag lets an analysis
+// leave them out (low_quality=1 in the per-frame CSV).
 const (
-	MinFaceFrac   = 0.10
-	MinSharpness  = 20.0
-	SharpnessSide = 64
+	MinFaceFrac        = 0.10
+	MinSharpness       = 20.0
+	SharpnessSide      = 64
+	MinDetectNeighbors = 6
+	MinSymmetry        = 0.0
 )
 
 // QualityLow applies the documented quality rule to a face's measures.
+// Measures that were not taken (DetectNeighbors nil) do not count.
 func QualityLow(q pipeline.Quality) bool {
-	return q.FaceFrac < MinFaceFrac || q.Sharpness < MinSharpness
+	return q.FaceFrac < MinFaceFrac || q.Sharpness < MinSharpness ||
+		(q.DetectNeighbors != nil && *q.DetectNeighbors < MinDetectNeighbors) ||
+		q.Symmetry < MinSymmetry
 }
 
 // ScorerParams configure a Scorer.
@@ -86,6 +101,8 @@ type Scorer struct {
 	gray   gocv.Mat
 	small  gocv.Mat
 	lap    gocv.Mat
+	mirror gocv.Mat
+	match  gocv.Mat
 	probs  [][7]float64
 	timing Timing
 }
@@ -129,6 +146,8 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	s.gray = gocv.NewMat()
 	s.small = gocv.NewMat()
 	s.lap = gocv.NewMat()
+	s.mirror = gocv.NewMat()
+	s.match = gocv.NewMat()
 	s.probs = make([][7]float64, len(s.models))
 	return s, nil
 }
@@ -152,6 +171,8 @@ func (s *Scorer) Close() error {
 	s.gray.Close()
 	s.small.Close()
 	s.lap.Close()
+	s.mirror.Close()
+	s.match.Close()
 	return errors.Join(errs...)
 }
 
@@ -163,41 +184,46 @@ func (s *Scorer) Score(frame gocv.Mat) ([]pipeline.Face, error) {
 	}
 	s.timing.Frames++
 	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
-	var boxes []image.Rectangle
+	var dets []Detection
 	lowFallback := false
 	if s.det == nil {
-		boxes = []image.Rectangle{bounds}
+		dets = []Detection{{Box: bounds, Neighbors: -1}}
 	} else {
 		t0 := time.Now()
-		boxes = s.det.Detect(frame)
+		dets = s.det.Detect(frame)
 		s.timing.Detect += time.Since(t0)
-		if len(boxes) == 0 && s.p.FallbackWholeImage {
-			boxes = []image.Rectangle{bounds}
+		if len(dets) == 0 && s.p.FallbackWholeImage {
+			dets = []Detection{{Box: bounds, Neighbors: -1}}
 			lowFallback = true
 		}
 	}
-	return s.scoreBoxes(frame, boxes, lowFallback)
+	return s.scoreFaces(frame, dets, lowFallback)
 }
 
-// ScoreBoxes scores the faces at boxes (found by a FaceTracker, say) in frame.
-func (s *Scorer) ScoreBoxes(frame gocv.Mat, boxes []image.Rectangle) ([]pipeline.Face, error) {
+// ScoreFaces scores the faces found in frame by a FaceTracker, say.
+func (s *Scorer) ScoreFaces(frame gocv.Mat, faces []Detection) ([]pipeline.Face, error) {
 	if frame.Empty() {
 		return nil, errors.New("classify: empty frame")
 	}
-	return s.scoreBoxes(frame, boxes, false)
+	return s.scoreFaces(frame, faces, false)
 }
 
-func (s *Scorer) scoreBoxes(frame gocv.Mat, boxes []image.Rectangle, low bool) ([]pipeline.Face, error) {
+func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]pipeline.Face, error) {
 	t0 := time.Now()
 	defer func() { s.timing.Classify += time.Since(t0) }()
 	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
-	faces := make([]pipeline.Face, 0, len(boxes))
-	for _, b := range boxes {
-		f, sharp, err := s.scoreBox(frame, b, bounds)
+	faces := make([]pipeline.Face, 0, len(dets))
+	for _, d := range dets {
+		b := d.Box
+		f, m, err := s.scoreBox(frame, b, bounds)
 		if err != nil {
 			return nil, err
 		}
-		q := pipeline.Quality{FaceFrac: float64(b.Dy()) / float64(bounds.Dy()), Sharpness: sharp}
+		q := pipeline.Quality{FaceFrac: float64(b.Dy()) / float64(bounds.Dy()), Sharpness: m.sharpness, Symmetry: m.symmetry}
+		if d.Neighbors >= 0 {
+			n := d.Neighbors
+			q.DetectNeighbors = &n
+		}
 		q.Low = low || QualityLow(q)
 		f.Quality = &q
 		faces = append(faces, f)
@@ -206,9 +232,13 @@ func (s *Scorer) scoreBoxes(frame gocv.Mat, boxes []image.Rectangle, low bool) (
 	return faces, nil
 }
 
-func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline.Face, float64, error) {
+// cropMeasures are the quality measures of a face crop.
+type cropMeasures struct{ sharpness, symmetry float64 }
+
+func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline.Face, cropMeasures, error) {
 	var sum [7]float64
-	sharp := -1.0
+	var cm cropMeasures
+	measured := false
 	for k, m := range s.models {
 		r := box
 		if s.det != nil {
@@ -228,12 +258,12 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline
 				p[i] = (p[i] + q[i]) / 2
 			}
 		}
-		if err == nil && sharp < 0 {
-			sharp = s.sharpness(region)
+		if err == nil && !measured {
+			cm, measured = s.measure(region), true
 		}
 		region.Close()
 		if err != nil {
-			return pipeline.Face{}, 0, fmt.Errorf("classify: model %s: %w", m.Name(), err)
+			return pipeline.Face{}, cropMeasures{}, fmt.Errorf("classify: model %s: %w", m.Name(), err)
 		}
 		s.probs[k] = p
 		for i := range sum {
@@ -245,7 +275,7 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline
 		f.Probs[i] = sum[i] / float64(len(s.models))
 	}
 	f.Happiness = s.cal.happiness(s.names, s.probs, f.Probs)
-	return f, sharp, nil
+	return f, cm, nil
 }
 
 // Sharpness is the variance of the Laplacian of the gray face crop scaled to
@@ -259,8 +289,49 @@ func Sharpness(crop gocv.Mat) float64 {
 	return sharpness(crop, &g, &sm, &lap)
 }
 
-func (s *Scorer) sharpness(crop gocv.Mat) float64 {
-	return sharpness(crop, &s.gray, &s.small, &s.lap)
+// measure computes the crop's sharpness and symmetry, reusing s's buffers.
+func (s *Scorer) measure(crop gocv.Mat) cropMeasures {
+	sh := sharpness(crop, &s.gray, &s.small, &s.lap)
+	if crop.Empty() {
+		return cropMeasures{sharpness: sh}
+	}
+	return cropMeasures{sharpness: sh, symmetry: symmetry(s.small, &s.mirror, &s.match)}
+}
+
+// Symmetry is the correlation (Pearson, -1..1) between the gray face crop,
+// scaled to SharpnessSide x SharpnessSide pixels, and its mirror image. A
+// frontal, evenly lit face is close to mirror-symmetric (typically 0.6 or
+// more); a face turned away from the camera (out-of-plane rotation), tilted
+// far, half in shadow or partly hidden is less so. It is the pose measure of
+// the quality signal: the Haar box gives no head angles.
+func Symmetry(crop gocv.Mat) float64 {
+	if crop.Empty() {
+		return 0
+	}
+	g, sm, lap, mir, res := gocv.NewMat(), gocv.NewMat(), gocv.NewMat(), gocv.NewMat(), gocv.NewMat()
+	defer g.Close()
+	defer sm.Close()
+	defer lap.Close()
+	defer mir.Close()
+	defer res.Close()
+	sharpness(crop, &g, &sm, &lap)
+	return symmetry(sm, &mir, &res)
+}
+
+// symmetry correlates small (a gray square) with its mirror image.
+func symmetry(small gocv.Mat, mirror, match *gocv.Mat) float64 {
+	if _, std := meanStd(small); std < 1 {
+		return 0 // a flat crop: no structure to compare
+	}
+	gocv.Flip(small, mirror, 1)
+	noMask := gocv.NewMat()
+	defer noMask.Close()
+	gocv.MatchTemplate(small, *mirror, match, gocv.TmCcoeffNormed, noMask)
+	v := float64(match.GetFloatAt(0, 0))
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0 // a flat crop: no structure to compare
+	}
+	return math.Max(-1, math.Min(1, v))
 }
 
 func sharpness(crop gocv.Mat, gray, small, lap *gocv.Mat) float64 {

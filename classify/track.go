@@ -21,7 +21,7 @@ import (
 // A FaceTracker is not safe for concurrent use; feed it frames in order.
 type FaceTracker struct {
 	det     *Detector
-	tracks  []image.Rectangle
+	tracks  []Detection
 	primary Tracker
 	n       int
 }
@@ -40,9 +40,9 @@ func (t *FaceTracker) Close() error { return t.det.Close() }
 
 // Detections are the faces of one frame.
 type Detections struct {
-	// Boxes are the faces, largest first.
-	Boxes []image.Rectangle
-	// Primary is the index of the participant's face in Boxes, -1 when none.
+	// Faces are the faces, largest first.
+	Faces []Detection
+	// Primary is the index of the participant's face in Faces, -1 when none.
 	Primary int
 	// Keyframe says the full-frame detection ran on this frame.
 	Keyframe bool
@@ -53,29 +53,29 @@ func (t *FaceTracker) Next(frame gocv.Mat) Detections {
 	every := t.det.p.KeyframeEvery
 	key := t.n%every == 0 || len(t.tracks) == 0
 	t.n++
-	var boxes []image.Rectangle
+	var faces []Detection
 	if !key {
 		for _, b := range t.tracks {
-			if nb, ok := t.det.DetectNear(frame, b); ok && !overlapsAny(nb, boxes) {
-				boxes = append(boxes, nb)
+			if nb, ok := t.det.DetectNear(frame, b.Box); ok && !overlapsAny(nb.Box, faces) {
+				faces = append(faces, nb)
 			}
 		}
-		if len(boxes) == 0 {
+		if len(faces) == 0 {
 			key = true // every face was lost: look everywhere now
 		}
 	}
 	if key {
-		boxes = t.det.Detect(frame)
+		faces = t.det.Detect(frame)
 	}
-	sort.SliceStable(boxes, func(i, j int) bool { return area(boxes[i]) > area(boxes[j]) })
-	t.tracks = boxes
-	return Detections{Boxes: boxes, Primary: t.primary.Select(boxes), Keyframe: key}
+	sort.SliceStable(faces, func(i, j int) bool { return area(faces[i].Box) > area(faces[j].Box) })
+	t.tracks = faces
+	return Detections{Faces: faces, Primary: t.primary.Select(Boxes(faces)), Keyframe: key}
 }
 
-func overlapsAny(b image.Rectangle, others []image.Rectangle) bool {
+func overlapsAny(b image.Rectangle, others []Detection) bool {
 	for _, o := range others {
-		in := b.Intersect(o)
-		if area(in)*2 > min(area(b), area(o)) {
+		in := b.Intersect(o.Box)
+		if area(in)*2 > min(area(b), area(o.Box)) {
 			return true
 		}
 	}

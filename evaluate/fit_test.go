@@ -11,6 +11,7 @@ import (
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
+	"github.com/affectlab/affect/smooth"
 )
 
 func TestFitLogRegRecoversWeights(t *testing.T) {
@@ -141,5 +142,80 @@ func TestVideoItems(t *testing.T) {
 	hap, neu := r.Clips[0], r.Clips[1]
 	if !(hap.Happy && !neu.Happy && hap.MeanHappiness > neu.MeanHappiness+0.3) {
 		t.Errorf("HAP clip mean %.3f, NEU clip mean %.3f: want HAP clearly above", hap.MeanHappiness, neu.MeanHappiness)
+	}
+}
+
+// TestCremaDefault is the model card's CREMA-D figure for the default
+// model (issue 5, point 3): over the six clips of actor 1001, the per-frame
+// AUC of the shipped video score (smoothed over smooth.DefaultWindowMS)
+// is at least 0.98, the HAP clip's mean is far above every other clip's,
+// and no frame of these frontal, well-lit clips fails the quality rule.
+func TestCremaDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores six videos: skipped in -short")
+	}
+	sharedData(t, "video/crema_d/1001_DFA_HAP_XX.mp4")
+	items, err := ReadManifest("testdata/crema_d.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := ScoreItems(context.Background(), items, classify.ScorerParams{}, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !HasVideo(scores) {
+		t.Fatal("HasVideo = false for six videos")
+	}
+	raw := Summarize(scores, classify.DefaultModel, "opencv", 0.5)
+	if err := SmoothVideos(scores, smooth.DefaultWindowMS); err != nil {
+		t.Fatal(err)
+	}
+	r := Summarize(scores, classify.DefaultModel, "opencv", 0.5)
+	t.Logf("raw per-frame AUC %.4f, smoothed %.4f (BA %.4f)", raw.AUC, r.AUC, r.BalancedAcc)
+	if r.N != 385 || r.NoFace != 0 || r.LowQuality != 0 {
+		t.Errorf("N %d, no_face %d, low_quality %d: want 385 frames, all with a good face", r.N, r.NoFace, r.LowQuality)
+	}
+	if r.AUC < 0.98 {
+		t.Errorf("per-frame AUC of the default %.4f, want ≥ 0.98", r.AUC)
+	}
+	if raw.AUC >= r.AUC {
+		t.Errorf("smoothing did not help: raw AUC %.4f, smoothed %.4f", raw.AUC, r.AUC)
+	}
+	var hap float64
+	others := 0.0
+	for _, c := range r.Clips {
+		if c.Happy {
+			hap = c.MeanHappiness
+		} else {
+			others = max(others, c.MeanHappiness)
+		}
+	}
+	if hap < others+0.4 {
+		t.Errorf("HAP clip mean %.3f, highest other clip %.3f: want HAP ≥ 0.4 above", hap, others)
+	}
+	// Leaving out low-quality faces leaves all of these frames in.
+	ExcludeLowQuality(scores)
+	if e := Summarize(scores, classify.DefaultModel, "opencv", 0.5); e.N != r.N || e.ExcludedLow != 0 {
+		t.Errorf("after ExcludeLowQuality: N %d (excluded %d), want %d", e.N, e.ExcludedLow, r.N)
+	}
+}
+
+// ExcludeLowQuality leaves low-quality faces out of every figure and
+// counts them.
+func TestExcludeLowQuality(t *testing.T) {
+	scores := []Score{
+		{Item: Item{Path: "a", Happy: true}, Frame: -1, Happiness: 0.9},
+		{Item: Item{Path: "b", Happy: true}, Frame: -1, Happiness: 0.1, LowQuality: true},
+		{Item: Item{Path: "c"}, Frame: -1, Happiness: 0.2},
+		{Item: Item{Path: "d"}, Frame: -1, Happiness: 0.95, LowQuality: true},
+	}
+	all := Summarize(scores, "m", "b", 0.5)
+	if all.N != 4 || all.LowQuality != 2 || all.AUC != 0.25 {
+		t.Errorf("all: N %d low %d AUC %v, want 4, 2, 0.25", all.N, all.LowQuality, all.AUC)
+	}
+	ExcludeLowQuality(scores)
+	good := Summarize(scores, "m", "b", 0.5)
+	if good.N != 2 || good.ExcludedLow != 2 || good.AUC != 1 || good.BalancedAcc != 1 {
+		t.Errorf("good only: N %d excluded %d AUC %v BA %v, want 2, 2, 1, 1", good.N, good.ExcludedLow, good.AUC, good.BalancedAcc)
 	}
 }

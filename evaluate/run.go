@@ -33,20 +33,26 @@ type Score struct {
 	Frame int64
 	// TimeMS is the frame's media time in a video item.
 	TimeMS float64
-	// Excluded marks a video frame without a face: it has no score and is
-	// left out of every figure (but counted in Result.NoFace).
+	// Excluded marks a video frame without a face (counted in
+	// Result.NoFace), or a low-quality face left out by ExcludeLowQuality:
+	// it is left out of every figure.
 	Excluded bool
+	// LowQuality says the face fails the quality rule (classify.QualityLow).
+	LowQuality bool
 	// Err is set when the image could not be read or scored.
 	Err error
 }
 
 // Result are the figures of one model and backend on one data set.
 type Result struct {
-	Model       string  `json:"model"`
-	Backend     string  `json:"backend"`
-	N           int     `json:"n"`
-	Positives   int     `json:"positives"`
-	NoFace      int     `json:"no_face"`
+	Model      string `json:"model"`
+	Backend    string `json:"backend"`
+	N          int    `json:"n"`
+	Positives  int    `json:"positives"`
+	NoFace     int    `json:"no_face"`
+	LowQuality int    `json:"low_quality"`
+	// ExcludedLow is how many low-quality faces were left out (ExcludeLowQuality).
+	ExcludedLow int     `json:"excluded_low_quality,omitempty"`
 	Unreadable  int     `json:"unreadable"`
 	AUC         float64 `json:"auc"`
 	Threshold   float64 `json:"threshold"`
@@ -57,6 +63,11 @@ type Result struct {
 	Reliability []ReliabilityBin `json:"reliability,omitempty"`
 	// Clips are the per-video figures when the data set has videos.
 	Clips []Clip `json:"clips,omitempty"`
+	// SmoothMS is the centred window (ms) by which video frames were scored
+	// (SmoothVideos); 0 when they were not smoothed.
+	SmoothMS float64 `json:"smooth_ms,omitempty"`
+	// Unsmoothed are the figures of the same frames before smoothing.
+	Unsmoothed *Result `json:"unsmoothed,omitempty"`
 }
 
 // Clip summarises one video item: its frames with a face and their mean happiness.
@@ -173,12 +184,13 @@ func scoreVideo(ctx context.Context, s *classify.Scorer, p classify.ScorerParams
 				r.NoFace, r.Excluded = true, true
 				break
 			}
-			faces, err := s.ScoreBoxes(f.Image, det.Boxes[det.Primary:det.Primary+1])
+			faces, err := s.ScoreFaces(f.Image, det.Faces[det.Primary:det.Primary+1])
 			if err != nil {
 				r.Err = err
 				break
 			}
 			r.Happiness, r.Probs = faces[0].Happiness, faces[0].Probs
+			r.LowQuality = faces[0].Quality != nil && faces[0].Quality.Low
 		}
 		f.Close()
 		out = append(out, r)
@@ -204,6 +216,7 @@ func scoreOne(s *classify.Scorer, it Item) Score {
 	}
 	f := faces[0]
 	r.Happiness, r.Probs = f.Happiness, f.Probs
+	r.LowQuality = f.Quality != nil && f.Quality.Low
 	// The fallback to the whole image is the only "face" that is the whole frame.
 	r.NoFace = !s.Params().Crops && f.Box == (pipeline.Box{W: img.Cols(), H: img.Rows()})
 	return r
@@ -221,6 +234,12 @@ func Summarize(scores []Score, model, backend string, threshold float64) Result 
 		}
 		if sc.NoFace {
 			res.NoFace++
+		}
+		if sc.LowQuality {
+			res.LowQuality++
+			if sc.Excluded && !sc.NoFace {
+				res.ExcludedLow++
+			}
 		}
 		if sc.Excluded {
 			continue
@@ -273,6 +292,27 @@ func clips(scores []Score) []Clip {
 		}
 	}
 	return out
+}
+
+// ExcludeLowQuality leaves every face that fails the quality rule out of
+// the figures (and out of SmoothVideos' averages), as a researcher would
+// with low_quality=1 rows of the per-frame CSV.
+func ExcludeLowQuality(scores []Score) {
+	for i := range scores {
+		if scores[i].LowQuality {
+			scores[i].Excluded = true
+		}
+	}
+}
+
+// HasVideo says whether any score is of a video frame.
+func HasVideo(scores []Score) bool {
+	for _, sc := range scores {
+		if sc.Frame >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // SmoothVideos replaces the happiness of every video frame by the centred

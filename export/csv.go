@@ -13,7 +13,8 @@ import (
 // face_found=0 and empty box, happiness and probability cells (never 0).
 var FramesHeader = append([]string{
 	"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness",
-}, append(pipeline.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed")...)
+}, append(pipeline.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
+	"sharpness", "detect_neighbors", "symmetry")...)
 
 // FramesWriter streams per-frame rows into a CSV file that appears only on Commit.
 type FramesWriter struct {
@@ -96,6 +97,11 @@ func FrameRecord(f *pipeline.FrameScore, rec []string) {
 			if q.Low {
 				rec[18] = "1"
 			}
+			rec[21] = strconv.FormatFloat(q.Sharpness, 'f', 1, 64)
+			if q.DetectNeighbors != nil {
+				rec[22] = strconv.Itoa(*q.DetectNeighbors)
+			}
+			rec[23] = strconv.FormatFloat(q.Symmetry, 'f', 4, 64)
 		}
 	}
 	rec[19] = f.Error

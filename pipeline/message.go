@@ -49,6 +49,14 @@ type Quality struct {
 	FaceFrac float64 `json:"face_frac"`
 	// Sharpness is the variance of the Laplacian of the face crop (higher is sharper).
 	Sharpness float64 `json:"sharpness,omitempty"`
+	// DetectNeighbors is the face detector's score: the number of raw
+	// cascade hits around the face, counted with the face scaled to a common
+	// size (see classify.Detector.Neighbors). Absent when the box did not
+	// come from the detector (a face crop, or the whole image).
+	DetectNeighbors *int `json:"detect_neighbors,omitempty"`
+	// Symmetry is the correlation of the face crop with its mirror image
+	// (-1..1): the pose measure; a turned or half-shadowed face is lower.
+	Symmetry float64 `json:"symmetry,omitempty"`
 	// Low is true when the face fails the documented quality rule.
 	Low bool `json:"low,omitempty"`
 }

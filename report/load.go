@@ -225,6 +225,23 @@ func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
 					return nil, bad("face_frac", err)
 				}
 				q.Low = get(rec, "low_quality") == "1"
+				for _, c := range []struct {
+					name string
+					dst  *float64
+				}{{"sharpness", &q.Sharpness}, {"symmetry", &q.Symmetry}} {
+					if v := get(rec, c.name); v != "" {
+						if *c.dst, err = strconv.ParseFloat(v, 64); err != nil {
+							return nil, bad(c.name, err)
+						}
+					}
+				}
+				if v := get(rec, "detect_neighbors"); v != "" {
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						return nil, bad("detect_neighbors", err)
+					}
+					q.DetectNeighbors = &n
+				}
 				p.Quality = q
 			}
 			f.FaceFound, f.Primary = true, p

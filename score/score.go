@@ -223,7 +223,7 @@ func scoreFrame(s *classify.Scorer, j job, cfg Config) result {
 		r.fs = fs
 		return r
 	}
-	faces, err := s.ScoreBoxes(f.Image, j.det.Boxes)
+	faces, err := s.ScoreFaces(f.Image, j.det.Faces)
 	if err != nil {
 		fs.Error = fmt.Sprintf("scoring failed: %v", err)
 		r.fs = fs

@@ -12,6 +12,7 @@ import (
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/evaluate"
+	"github.com/affectlab/affect/smooth"
 )
 
 func init() {
@@ -38,7 +39,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	workers := fs.Int("workers", 0, "parallel scorers (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	reliability := fs.Bool("reliability", false, "print each model's reliability curve (mean score and share of happy images per score bin)")
-	smoothWin := fs.Duration("smooth", 0, "videos: score each frame by the centred moving average over this window, as in the happiness_smoothed column (0: raw per-frame scores)")
+	smoothWin := fs.Duration("smooth", smooth.DefaultWindowMS*time.Millisecond, "videos: score each frame by the centred moving average over this window, the happiness_smoothed column of the result files (0: raw per-frame scores only); the raw figures are printed too")
+	excludeLow := fs.Bool("exclude-low", false, "leave faces that fail the quality rule out of the figures (as low_quality=1 rows)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -85,12 +87,22 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err != nil {
 				return err
 			}
-			if *smoothWin > 0 {
+			if *excludeLow {
+				evaluate.ExcludeLowQuality(scores)
+			}
+			var raw *evaluate.Result
+			if *smoothWin > 0 && evaluate.HasVideo(scores) {
+				rr := evaluate.Summarize(scores, m, b, *threshold)
+				rr.Clips, rr.Reliability = nil, nil
+				raw = &rr
 				if err := evaluate.SmoothVideos(scores, float64(*smoothWin)/float64(time.Millisecond)); err != nil {
 					return err
 				}
 			}
 			r := evaluate.Summarize(scores, m, b, *threshold)
+			if raw != nil {
+				r.SmoothMS, r.Unsmoothed = float64(*smoothWin)/float64(time.Millisecond), raw
+			}
 			if math.IsNaN(r.AUC) {
 				return fmt.Errorf("%w: AUC needs both happy and not-happy images; found %d happy of %d", evaluate.ErrDataset, r.Positives, r.N)
 			}
@@ -100,7 +112,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				}
 			}
 			results = append(results, r)
-			fmt.Fprintf(stdout, "%-9s %-7s %6d %6d %7d %6.4f %8.4f %6.4f\n", m, b, r.N, r.Positives, r.NoFace, r.AUC, r.BalancedAcc, r.ECE)
+			fmt.Fprintf(stdout, "%-9s %-7s %6d %6d %7d %6.4f %8.4f %6.4f  low_quality=%d", m, b, r.N, r.Positives, r.NoFace, r.AUC, r.BalancedAcc, r.ECE, r.LowQuality)
+			if *excludeLow {
+				fmt.Fprintf(stdout, " (left out)")
+			}
+			if raw != nil {
+				fmt.Fprintf(stdout, "  video frames smoothed over %v; raw per-frame: AUC %.4f BalAcc %.4f ECE %.4f", *smoothWin, raw.AUC, raw.BalancedAcc, raw.ECE)
+			}
+			fmt.Fprintln(stdout)
 			if *reliability {
 				for _, rb := range r.Reliability {
 					fmt.Fprintf(stdout, "  bin [%.1f,%.1f) n=%-5d mean score %.3f  happy share %.3f\n", rb.Lo, rb.Hi, rb.N, rb.MeanScore, rb.Positive)
