@@ -125,6 +125,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf.register(fs)
 	out := fs.String("out", "", "directory for the result files (required)")
 	markers := fs.String("markers", "", "CSV of stimulus markers (onset_ms,label,condition) for epoch analysis")
+	calib := fs.Duration("calibration", 0, "first part of each input that is the participant's neutral baseline: the summary reports the rest raw and baseline-corrected (0: none)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
 	inputs, err := parseFlags(fs, args)
@@ -142,6 +143,10 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg := aggregate.DefaultConfig()
 	cfg.Threshold = sf.threshold
+	cfg.CalibrationMS = float64(*calib) / float64(time.Millisecond)
+	if err := cfg.Validate(); err != nil {
+		return usageError("--calibration %v: %v", *calib, err)
+	}
 	var marks []aggregate.Marker
 	if *markers != "" {
 		f, err := os.Open(*markers)

@@ -179,3 +179,64 @@ func TestScoreSampleVideo(t *testing.T) {
 	}
 	t.Log(stdout)
 }
+
+// With --calibration the summary has the neutral segment's mean and the
+// rest of the video raw and baseline-corrected, as the per-frame CSV says.
+func TestScoreCalibration(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := affect(t, "score", testenv.Sample(t), "--out", out, "--quiet", "--no-plot", "--calibration", "2s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	paths := export.PathsFor(out, "sample")
+	var neutral, rest []float64
+	for _, r := range readCSV(t, paths.Frames)[1:] {
+		if r[3] != "1" {
+			continue
+		}
+		ms, _ := strconv.ParseFloat(r[1], 64)
+		h, _ := strconv.ParseFloat(r[9], 64)
+		if ms < 2000 {
+			neutral = append(neutral, h)
+		} else {
+			rest = append(rest, h)
+		}
+	}
+	mean := func(v []float64) float64 {
+		s := 0.0
+		for _, x := range v {
+			s += x
+		}
+		return s / float64(len(v))
+	}
+	b, err := os.ReadFile(paths.Summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Calibration *struct {
+			UntilMS       float64  `json:"until_ms"`
+			NeutralFrames int      `json:"neutral_frames"`
+			Neutral       *float64 `json:"neutral"`
+			FaceFrames    int      `json:"face_frames"`
+			RawMean       *float64 `json:"raw_mean"`
+			CorrectedMean *float64 `json:"corrected_mean"`
+		} `json:"calibration"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	c := sum.Calibration
+	if c == nil || c.Neutral == nil || c.RawMean == nil || c.CorrectedMean == nil {
+		t.Fatalf("summary calibration %+v: want the neutral mean, raw and corrected values", c)
+	}
+	near := func(a, b float64) bool { return a-b < 1e-5 && b-a < 1e-5 }
+	if c.UntilMS != 2000 || c.NeutralFrames != len(neutral) || c.FaceFrames != len(rest) ||
+		!near(*c.Neutral, mean(neutral)) || !near(*c.RawMean, mean(rest)) || !near(*c.CorrectedMean, mean(rest)-mean(neutral)) {
+		t.Errorf("calibration %+v (neutral %v, raw %v, corrected %v); from the CSV: %d neutral frames mean %.6f, %d others mean %.6f",
+			c, *c.Neutral, *c.RawMean, *c.CorrectedMean, len(neutral), mean(neutral), len(rest), mean(rest))
+	}
+	if code, _, stderr := affect(t, "score", testenv.Sample(t), "--out", out, "--calibration", "-1s"); code != 2 || !strings.Contains(stderr, "calibration") {
+		t.Errorf("--calibration -1s: exit %d, %q; want a usage error", code, stderr)
+	}
+}
