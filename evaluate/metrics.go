@@ -4,7 +4,10 @@
 package evaluate
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -129,4 +132,53 @@ func Reliability(scores []float64, labels []bool, bins int) []ReliabilityBin {
 		res = append(res, r)
 	}
 	return res
+}
+
+// Difference is a paired comparison of two scores of the same items: the
+// observed difference A − B of a figure and its bootstrap 95 % interval.
+type Difference struct {
+	Diff, Lo, Hi float64
+	// PNotAbove is the share of bootstrap resamples in which A − B ≤ 0
+	// (a one-sided bootstrap p-value for "A is better than B").
+	PNotAbove float64
+}
+
+// PairedBootstrap compares scores a and b of the same items (labels l) on
+// ROC AUC and on balanced accuracy at threshold: it resamples the items with
+// replacement n times (seeded, so the result is reproducible) and reports
+// the percentile 95 % interval of each difference.
+func PairedBootstrap(a, b []float64, l []bool, threshold float64, n int, seed uint64) (auc, ba Difference, err error) {
+	if len(a) != len(b) || len(a) != len(l) || len(a) == 0 || n < 10 {
+		return auc, ba, fmt.Errorf("%w: paired bootstrap needs equal, non-empty score lists and ≥ 10 resamples", ErrDataset)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	ra, rb := make([]float64, len(a)), make([]float64, len(a))
+	rl := make([]bool, len(a))
+	da, db := make([]float64, 0, n), make([]float64, 0, n)
+	for len(da) < n {
+		for i := range ra {
+			k := rng.IntN(len(a))
+			ra[i], rb[i], rl[i] = a[k], b[k], l[k]
+		}
+		x := AUC(ra, rl) - AUC(rb, rl)
+		y := BalancedAccuracy(ra, rl, threshold) - BalancedAccuracy(rb, rl, threshold)
+		if math.IsNaN(x) || math.IsNaN(y) {
+			continue // a resample with one class only
+		}
+		da, db = append(da, x), append(db, y)
+	}
+	summ := func(obs float64, d []float64) Difference {
+		slices.Sort(d)
+		notAbove := 0
+		for _, v := range d {
+			if v <= 0 {
+				notAbove++
+			}
+		}
+		return Difference{Diff: obs, Lo: d[int(0.025*float64(len(d)))], Hi: d[min(int(0.975*float64(len(d))), len(d)-1)],
+			PNotAbove: float64(notAbove) / float64(len(d))}
+	}
+	auc = summ(AUC(a, l)-AUC(b, l), da)
+	ba = summ(BalancedAccuracy(a, l, threshold)-BalancedAccuracy(b, l, threshold), db)
+	return auc, ba, nil
 }

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -57,5 +58,44 @@ func TestECE(t *testing.T) {
 	// A perfectly calibrated score has ECE 0.
 	if got := ECE([]float64{1, 0}, []bool{true, false}, 10); got != 0 {
 		t.Fatalf("ECE = %v, want 0", got)
+	}
+}
+
+func TestPairedBootstrap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	n := 2000
+	l := make([]bool, n)
+	good, noisy := make([]float64, n), make([]float64, n)
+	for i := range l {
+		l[i] = i%4 == 0
+		y := 0.0
+		if l[i] {
+			y = 1
+		}
+		good[i] = y + rng.NormFloat64()*0.5
+		noisy[i] = y + rng.NormFloat64()*1.5
+	}
+	auc, ba, err := PairedBootstrap(good, noisy, l, 0.5, 500, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(auc.Diff > 0 && auc.Lo > 0 && auc.Lo <= auc.Diff && auc.Diff <= auc.Hi && auc.PNotAbove == 0) {
+		t.Errorf("clearly better scores: AUC difference %+v, want an interval above 0", auc)
+	}
+	if !(ba.Lo > 0 && ba.Lo <= ba.Diff && ba.Diff <= ba.Hi) {
+		t.Errorf("clearly better scores: BA difference %+v, want an interval above 0", ba)
+	}
+	// A score compared with itself: difference 0, interval [0, 0].
+	same, _, err := PairedBootstrap(good, good, l, 0.5, 100, 1)
+	if err != nil || same.Diff != 0 || same.Lo != 0 || same.Hi != 0 || same.PNotAbove != 1 {
+		t.Errorf("self comparison %+v (%v), want all 0 and PNotAbove 1", same, err)
+	}
+	// Seeded: the same call gives the same interval.
+	again, _, _ := PairedBootstrap(good, noisy, l, 0.5, 500, 1)
+	if again != auc {
+		t.Errorf("not reproducible: %+v then %+v", auc, again)
+	}
+	if _, _, err := PairedBootstrap(good, noisy[:10], l, 0.5, 100, 1); err == nil {
+		t.Error("unequal lengths: no error")
 	}
 }
