@@ -14,6 +14,7 @@ import (
 
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/internal/testenv"
+	"github.com/affectlab/affect/pipeline/aggregate"
 	"gocv.io/x/gocv"
 )
 
@@ -214,14 +215,7 @@ func TestScoreCalibration(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sum struct {
-		Calibration *struct {
-			UntilMS       float64  `json:"until_ms"`
-			NeutralFrames int      `json:"neutral_frames"`
-			Neutral       *float64 `json:"neutral"`
-			FaceFrames    int      `json:"face_frames"`
-			RawMean       *float64 `json:"raw_mean"`
-			CorrectedMean *float64 `json:"corrected_mean"`
-		} `json:"calibration"`
+		Calibration *aggregate.Calibration `json:"calibration"`
 	}
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatal(err)
