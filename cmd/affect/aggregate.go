@@ -56,20 +56,15 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
 	cfg := aggregate.DefaultConfig()
 	fs.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "happiness at or above which a face frame counts as a smile")
-	fs.DurationVar(&cfg.Window, "window", cfg.Window, "rolling window")
-	fs.DurationVar(&cfg.Baseline, "baseline", cfg.Baseline, "epoch baseline before each marker")
-	fs.DurationVar(&cfg.ResponseFrom, "response-from", cfg.ResponseFrom, "epoch response window start after onset")
-	fs.DurationVar(&cfg.ResponseTo, "response-to", cfg.ResponseTo, "epoch response window end after onset")
-	calib := fs.Duration("calibration", 0, "first part of the session that is the participant's neutral baseline (0: none)")
+	finishCfg := registerAggregateFlags(fs, &cfg)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := pipeline.ValidateSession(*session); err != nil {
 		return usageError("--session: %v", err)
 	}
-	cfg.CalibrationMS = float64(*calib) / float64(time.Millisecond)
-	if err := cfg.Validate(); err != nil {
-		return usageError("%v", err)
+	if err := finishCfg(); err != nil {
+		return err
 	}
 	if *smoothWin < 0 {
 		return usageError("--smooth %v must be ≥ 0", *smoothWin)

@@ -125,9 +125,10 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf.register(fs)
 	out := fs.String("out", "", "directory for the result files (required)")
 	markers := fs.String("markers", "", "CSV of stimulus markers (onset_ms,label,condition) for epoch analysis")
-	calib := fs.Duration("calibration", 0, "first part of each input that is the participant's neutral baseline: the summary reports the rest raw and baseline-corrected (0: none)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
+	cfg := aggregate.DefaultConfig()
+	finishCfg := registerAggregateFlags(fs, &cfg)
 	inputs, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -141,11 +142,9 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *out == "" {
 		return usageError("--out DIR is required")
 	}
-	cfg := aggregate.DefaultConfig()
 	cfg.Threshold = sf.threshold
-	cfg.CalibrationMS = float64(*calib) / float64(time.Millisecond)
-	if err := cfg.Validate(); err != nil {
-		return usageError("--calibration %v: %v", *calib, err)
+	if err := finishCfg(); err != nil {
+		return err
 	}
 	var marks []aggregate.Marker
 	if *markers != "" {
@@ -174,8 +173,14 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			continue
 		}
 		o := sum.Overall
-		fmt.Fprintf(stdout, "%s: %d frames, %d with a face, mean happiness %s, %.1f frames/s -> %s\n",
-			in, o.Frames, o.FaceFrames, fmtPtr(o.Mean), sum.ScoredFPS, paths.Frames)
+		faces := fmt.Sprintf("%d with a face", o.FaceFrames)
+		if sum.ExcludeLowQuality {
+			faces = fmt.Sprintf("%d with a face (%d of low quality left out)", o.FaceFrames+sum.LowQualityFrames, sum.LowQualityFrames)
+		} else if sum.LowQualityFrames > 0 {
+			faces += fmt.Sprintf(" (%d of low quality)", sum.LowQualityFrames)
+		}
+		fmt.Fprintf(stdout, "%s: %d frames, %s, mean happiness %s, %.1f frames/s -> %s\n",
+			in, o.Frames, faces, fmtPtr(o.Mean), sum.ScoredFPS, paths.Frames)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d inputs failed (no result files were written for them)", failed, len(inputs))

@@ -234,3 +234,61 @@ func TestScoreCalibration(t *testing.T) {
 		t.Errorf("--calibration -1s: exit %d, %q; want a usage error", code, stderr)
 	}
 }
+
+// --exclude-low leaves the faces flagged low_quality=1 in the per-frame CSV
+// out of the summary statistics, and both runs count them.
+func TestScoreExcludeLow(t *testing.T) {
+	for _, exclude := range []bool{false, true} {
+		out := t.TempDir()
+		args := []string{"score", testenv.Sample(t), "--out", out, "--quiet", "--no-plot"}
+		if exclude {
+			args = append(args, "--exclude-low")
+		}
+		code, stdout, stderr := affect(t, args...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		paths := export.PathsFor(out, "sample")
+		low, faces, sumGood, nGood := 0, 0, 0.0, 0
+		for _, r := range readCSV(t, paths.Frames)[1:] {
+			if r[3] != "1" {
+				continue
+			}
+			faces++
+			if r[18] == "1" {
+				low++
+				continue
+			}
+			h, _ := strconv.ParseFloat(r[9], 64)
+			sumGood += h
+			nGood++
+		}
+		if low == 0 {
+			t.Fatal("the sample has no low-quality face: the test needs one")
+		}
+		b, err := os.ReadFile(paths.Summary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum aggregate.Summary
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.LowQualityFrames != low || sum.ExcludeLowQuality != exclude {
+			t.Errorf("exclude=%v: summary low_quality_frames %d (exclude %v), CSV has %d", exclude, sum.LowQualityFrames, sum.ExcludeLowQuality, low)
+		}
+		wantFaces := faces
+		if exclude {
+			wantFaces = nGood
+			if m := sum.Overall.Mean; m == nil || *m-sumGood/float64(nGood) > 1e-5 || sumGood/float64(nGood)-*m > 1e-5 {
+				t.Errorf("mean %v, want the mean of the %d good faces %.6f", m, nGood, sumGood/float64(nGood))
+			}
+			if !strings.Contains(stdout, "low quality left out") {
+				t.Errorf("stdout does not say faces were left out: %q", stdout)
+			}
+		}
+		if sum.Overall.FaceFrames != wantFaces {
+			t.Errorf("exclude=%v: face_frames %d, want %d", exclude, sum.Overall.FaceFrames, wantFaces)
+		}
+	}
+}

@@ -51,11 +51,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	httpAddr, httpToken := httpFlags(fs)
 	quiet := fs.Bool("quiet", false, "no status line per second")
 	cfg := aggregate.DefaultConfig()
-	fs.DurationVar(&cfg.Window, "window", cfg.Window, "rolling window")
-	fs.DurationVar(&cfg.Baseline, "baseline", cfg.Baseline, "epoch baseline before each marker")
-	fs.DurationVar(&cfg.ResponseFrom, "response-from", cfg.ResponseFrom, "epoch response window start after onset")
-	fs.DurationVar(&cfg.ResponseTo, "response-to", cfg.ResponseTo, "epoch response window end after onset")
-	calib := fs.Duration("calibration", 0, "first part of the session that is the participant's neutral baseline (0: none)")
+	finishCfg := registerAggregateFlags(fs, &cfg)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -67,9 +63,8 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	cfg.Threshold = sf.threshold
-	cfg.CalibrationMS = float64(*calib) / float64(time.Millisecond)
-	if err := cfg.Validate(); err != nil {
-		return usageError("%v", err)
+	if err := finishCfg(); err != nil {
+		return err
 	}
 	if *session == "" {
 		*session = "session-" + time.Now().Format("20060102-150405")

@@ -33,6 +33,8 @@
 //     threshold at onset the latency is that of the first response frame).
 //   - Conditions: for each non-empty marker condition, the mean over its epochs
 //     of each epoch value, taken over the epochs where that value exists.
+//   - With ExcludeLowQuality, a frame whose face fails the quality rule counts
+//     as a frame without a face in every statistic below.
 //   - Calibration (CalibrationMS > 0): the face frames with media time <
 //     CalibrationMS are the participant's neutral segment; their mean happiness
 //     is Neutral; the rest of the session's face frames are reported raw and
@@ -77,6 +79,11 @@ type Config struct {
 	// CalibrationMS, when > 0, marks the frames with media time below it as the
 	// participant's neutral segment (see package documentation). 0 disables it.
 	CalibrationMS float64
+	// ExcludeLowQuality leaves the faces that fail the quality rule
+	// (pipeline.Quality.Low) out of every statistic: such a frame then counts
+	// like a frame without a face (in Frames, not FaceFrames; it ends a run).
+	// Either way Summary.LowQualityFrames counts them.
+	ExcludeLowQuality bool
 }
 
 // DefaultConfig returns the documented defaults.
@@ -225,6 +232,10 @@ type Summary struct {
 	Calibration *Calibration `json:"calibration,omitempty"`
 	// ErrorFrames counts frames that carry an Error (they count as frames without a face).
 	ErrorFrames int `json:"error_frames"`
+	// LowQualityFrames counts the face frames whose face fails the quality
+	// rule; ExcludeLowQuality says whether they were left out of the statistics.
+	LowQualityFrames  int  `json:"low_quality_frames"`
+	ExcludeLowQuality bool `json:"exclude_low_quality"`
 	// DuplicateFrames and DuplicateMarkers count ignored repeats.
 	DuplicateFrames  int       `json:"duplicate_frames"`
 	DuplicateMarkers int       `json:"duplicate_markers"`
@@ -420,6 +431,22 @@ func compute(cfg Config, frames []pipeline.FrameScore, markers []Marker, s Summa
 		if f.Error != "" {
 			s.ErrorFrames++
 		}
+	}
+	s.ExcludeLowQuality = cfg.ExcludeLowQuality
+	var kept []pipeline.FrameScore
+	for i, f := range frames {
+		if f.FaceFound && f.Primary != nil && f.Primary.Quality != nil && f.Primary.Quality.Low {
+			s.LowQualityFrames++
+			if cfg.ExcludeLowQuality {
+				if kept == nil {
+					kept = slices.Clone(frames)
+				}
+				kept[i].FaceFound, kept[i].Primary = false, nil
+			}
+		}
+	}
+	if kept != nil {
+		frames = kept
 	}
 	interval := frameInterval(frames)
 	s.FrameIntervalMS = interval

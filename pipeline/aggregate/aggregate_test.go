@@ -390,3 +390,43 @@ func TestReadMarkersCSV(t *testing.T) {
 		})
 	}
 }
+
+// TestExcludeLowQuality works by hand on a short sequence in which two faces
+// fail the quality rule (marked *):
+//
+//	t(ms)  0   100  200  300  400  500
+//	h      .2  .9*  .8   .7   .1*  .6
+//
+// Kept: all face frames: mean (.2+.9+.8+.7+.1+.6)/6 = 3.3/6 = .55, longest
+// run ≥ .5 = 100..300 + .6 alone → 100,200,300 = 300 ms.
+// Excluded: .2 .8 .7 .6 over 4 face frames of 6: mean 2.3/4 = .575, peak .8,
+// above share 3/4; the low frame at 100 ms is not a face frame, so the run
+// is 200..300 = 200 ms (and 500 alone = 100 ms).
+func TestExcludeLowQuality(t *testing.T) {
+	frames := seq(.2, .9, .8, .7, .1, .6)
+	for _, i := range []int{1, 4} {
+		frames[i].Primary.Quality = &pipeline.Quality{FaceFrac: 0.05, Low: true}
+	}
+	for _, tc := range []struct {
+		exclude bool
+		want    Stats
+	}{
+		{false, Stats{Frames: 6, FaceFrames: 6, FaceShare: p(1), Mean: p(.55), Median: p(.65), Peak: p(.9), AboveShare: p(4.0 / 6), LongestRunMS: 300, FromMS: p(0), ToMS: p(500)}},
+		{true, Stats{Frames: 6, FaceFrames: 4, FaceShare: p(4.0 / 6), Mean: p(.575), Median: p(.65), Peak: p(.8), AboveShare: p(.75), LongestRunMS: 200, FromMS: p(0), ToMS: p(500)}},
+	} {
+		cfg := DefaultConfig()
+		cfg.ExcludeLowQuality = tc.exclude
+		s, err := Compute(cfg, frames, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eqStats(t, fmt.Sprintf("exclude=%v overall", tc.exclude), s.Overall, tc.want)
+		if s.LowQualityFrames != 2 || s.ExcludeLowQuality != tc.exclude {
+			t.Errorf("exclude=%v: low_quality_frames %d, exclude_low_quality %v; want 2, %v", tc.exclude, s.LowQualityFrames, s.ExcludeLowQuality, tc.exclude)
+		}
+	}
+	// The input frames are not changed.
+	if frames[1].Primary == nil || !frames[1].FaceFound {
+		t.Error("Compute changed its input frames")
+	}
+}
