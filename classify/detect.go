@@ -229,11 +229,11 @@ func (d *Detector) hitsAll(img gocv.Mat, minSize, maxSize image.Point) (faces, c
 	raw := d.cascade.DetectMultiScaleWithParams(img, d.p.ScaleFactor, 0, 0, minSize, maxSize)
 	bounds := image.Rect(0, 0, img.Cols(), img.Rows())
 	unclip(raw, bounds)
-	faces = groupHits(raw, d.p.MinNeighbors)
+	clusters = cluster(raw)
+	faces = selectFaces(clusters, d.p.MinNeighbors) // on the unclipped boxes, as OpenCV
 	for i := range faces {
 		faces[i].Box = faces[i].Box.Intersect(bounds)
 	}
-	clusters = cluster(raw)
 	for i := range clusters {
 		clusters[i].Box = clusters[i].Box.Intersect(bounds)
 	}

@@ -16,7 +16,12 @@ const groupEps = 0.2
 // hits, which OpenCV computes but gocv does not expose. A face needs more
 // than minNeighbors hits. The faces come in OpenCV's order.
 func groupHits(hits []image.Rectangle, minNeighbors int) []Detection {
-	clusters := cluster(hits)
+	return selectFaces(cluster(hits), minNeighbors)
+}
+
+// selectFaces keeps the clusters that OpenCV's groupRectangles keeps: more
+// than minNeighbors hits, and not a smaller face inside a stronger one.
+func selectFaces(clusters []Detection, minNeighbors int) []Detection {
 	var out []Detection
 	for i, c1 := range clusters {
 		r1, n1 := c1.Box, c1.Neighbors
