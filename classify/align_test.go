@@ -65,3 +65,36 @@ func TestAlignPinned(t *testing.T) {
 		aligned.Close()
 	}
 }
+
+// AlignEyes puts the eyes where EyeGeometry says: level, at the given
+// distance and midpoint (measured again by the eye cascade on the result).
+func TestAlignEyesGeometry(t *testing.T) {
+	img, box, det := readFace(t)
+	defer img.Close()
+	defer det.Close()
+	a, err := classify.NewAligner()
+	if err != nil {
+		t.Skipf("no eye cascade (install opencv-data): %v", err)
+	}
+	defer a.Close()
+	region := img.Region(classify.CropBox(box, 0.1, image.Rect(0, 0, img.Cols(), img.Rows())))
+	defer region.Close()
+	for _, g := range []classify.EyeGeometry{{Dist: 0.36, MidX: 0.5, MidY: 0.38}, {Dist: 0.3, MidX: 0.5, MidY: 0.42}} {
+		dst := gocv.NewMat()
+		before, ok := a.AlignEyes(region, &dst, g)
+		if !ok {
+			t.Fatal("eyes not found in the sample")
+		}
+		after, ok := a.FindEyes(dst)
+		w, h := float64(dst.Cols()), float64(dst.Rows())
+		dst.Close()
+		if !ok {
+			t.Fatalf("%+v: eyes not found after alignment", g)
+		}
+		mx, my := (after.LX+after.RX)/2/w, (after.LY+after.RY)/2/h
+		t.Logf("%+v: eyes %+v (angle %.1f°) -> %+v (angle %.1f°, dist %.3f, mid %.3f,%.3f)", g, before, before.Angle(), after, after.Angle(), after.Dist()/w, mx, my)
+		if math.Abs(after.Angle()) > 3 || math.Abs(after.Dist()/w-g.Dist) > 0.1*g.Dist || math.Abs(mx-g.MidX) > 0.03 || math.Abs(my-g.MidY) > 0.03 {
+			t.Errorf("%+v: aligned eyes at angle %.1f°, distance %.3f, midpoint (%.3f, %.3f)", g, after.Angle(), after.Dist()/w, mx, my)
+		}
+	}
+}

@@ -89,6 +89,7 @@ func TestQualityNoMatLeak(t *testing.T) {
 		det.Detect(img)
 		dst := gocv.NewMat()
 		al.Align(img, &dst)
+		al.AlignEyes(img, &dst, classify.EyeGeometry{Dist: 0.38, MidX: 0.49, MidY: 0.38})
 		dst.Close()
 	}
 	det.Close()

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/affectlab/affect/classify"
@@ -21,7 +22,7 @@ import (
 // one face crop and for its horizontal mirror image.
 type ModelProbs struct {
 	Human, HumanFlip, FaceAPI, FaceAPIFlip [7]float64
-	// Aligned says the crop was rotated to level the eyes (ExtractProbs with align).
+	// Aligned says the crop was aligned on its eyes (ExtractProbs with Align).
 	Aligned bool
 	Err     error
 }
@@ -38,11 +39,23 @@ func (m ModelProbs) view(flip bool) (h, f [7]float64) {
 	return h, f
 }
 
+// Align says how ExtractProbs aligns each face crop before the models see
+// it (only crops where both eyes are found are changed).
+type Align struct {
+	// Rotate levels the eyes (classify.Aligner.Align).
+	Rotate bool
+	// Eyes, when Eyes.Dist > 0, rotates, scales and shifts the crop so that
+	// the eyes are level and at Eyes (classify.Aligner.AlignEyes); it
+	// replaces Rotate.
+	Eyes classify.EyeGeometry
+}
+
+func (a Align) on() bool { return a.Rotate || a.Eyes.Dist > 0 }
+
 // ExtractProbs runs both models on every item (a face crop image) and on its
-// mirror image, on workers parallel model pairs of the given backend. With
-// align, each crop is first rotated to level its eyes (classify.Aligner)
-// where both eyes are found.
-func ExtractProbs(ctx context.Context, items []Item, backend string, workers int, align bool, progress func(int)) ([]ModelProbs, error) {
+// mirror image, on workers parallel model pairs of the given backend, after
+// aligning each crop as align says.
+func ExtractProbs(ctx context.Context, items []Item, backend string, workers int, align Align, progress func(int)) ([]ModelProbs, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -71,7 +84,7 @@ func ExtractProbs(ctx context.Context, items []Item, backend string, workers int
 		mirror := gocv.NewMat()
 		defer mirror.Close()
 		var al *classify.Aligner
-		if align {
+		if align.on() {
 			a, err := classify.NewAligner()
 			if err == nil {
 				al = a
@@ -79,14 +92,14 @@ func ExtractProbs(ctx context.Context, items []Item, backend string, workers int
 			}
 		}
 		for i := range next {
-			out[i] = probsOne(p.h, p.f, &mirror, al, items[i].Path)
+			out[i] = probsOne(p.h, p.f, &mirror, al, align.Eyes, items[i].Path)
 			tick()
 		}
 	})
 	return out, err
 }
 
-func probsOne(h, f *classify.Model, mirror *gocv.Mat, al *classify.Aligner, path string) ModelProbs {
+func probsOne(h, f *classify.Model, mirror *gocv.Mat, al *classify.Aligner, eyes classify.EyeGeometry, path string) ModelProbs {
 	var r ModelProbs
 	img := gocv.IMRead(path, gocv.IMReadColor)
 	defer img.Close()
@@ -97,7 +110,11 @@ func probsOne(h, f *classify.Model, mirror *gocv.Mat, al *classify.Aligner, path
 	if al != nil {
 		rot := gocv.NewMat()
 		defer rot.Close()
-		_, r.Aligned = al.Align(img, &rot)
+		if eyes.Dist > 0 {
+			_, r.Aligned = al.AlignEyes(img, &rot, eyes)
+		} else {
+			_, r.Aligned = al.Align(img, &rot)
+		}
 		rot.CopyTo(&img)
 	}
 	gocv.Flip(img, mirror, 1)
@@ -114,6 +131,55 @@ func probsOne(h, f *classify.Model, mirror *gocv.Mat, al *classify.Aligner, path
 		*s.dst = p
 	}
 	return r
+}
+
+// MedianEyes finds the eyes of every item (a face crop) and returns the
+// median eye geometry (distance and midpoint as fractions of the crop) and
+// on how many crops both eyes were found: the geometry of the data set's
+// crops, for Align.Eyes.
+func MedianEyes(ctx context.Context, items []Item, workers int) (classify.EyeGeometry, int, error) {
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var aligners []*classify.Aligner
+	defer func() {
+		for _, a := range aligners {
+			a.Close()
+		}
+	}()
+	for range workers {
+		a, err := classify.NewAligner()
+		if err != nil {
+			return classify.EyeGeometry{}, 0, err
+		}
+		aligners = append(aligners, a)
+	}
+	geo := make([]*classify.EyeGeometry, len(items))
+	err := parallel(ctx, aligners, len(items), nil, func(a *classify.Aligner, next <-chan int, tick func()) {
+		for i := range next {
+			img := gocv.IMRead(items[i].Path, gocv.IMReadColor)
+			if e, ok := a.FindEyes(img); ok {
+				w, h := float64(img.Cols()), float64(img.Rows())
+				geo[i] = &classify.EyeGeometry{Dist: e.Dist() / w, MidX: (e.LX + e.RX) / 2 / w, MidY: (e.LY + e.RY) / 2 / h}
+			}
+			img.Close()
+			tick()
+		}
+	})
+	if err != nil {
+		return classify.EyeGeometry{}, 0, err
+	}
+	var d, x, y []float64
+	for _, g := range geo {
+		if g != nil {
+			d, x, y = append(d, g.Dist), append(x, g.MidX), append(y, g.MidY)
+		}
+	}
+	if len(d) == 0 {
+		return classify.EyeGeometry{}, 0, fmt.Errorf("%w: no crop with both eyes found", ErrDataset)
+	}
+	med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	return classify.EyeGeometry{Dist: med(d), MidX: med(x), MidY: med(y)}, len(d), nil
 }
 
 // FitLogReg fits a logistic regression with an L2 penalty lambda on the

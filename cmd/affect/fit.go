@@ -34,6 +34,7 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "models/"+models.CombinationFile, "file to write")
 	backend := fs.String("backend", classify.BackendOpenCV, "backend: opencv or onnxgo")
 	align := fs.Bool("align", false, "rotate each crop to level the eyes first (eye cascade), to measure what alignment buys")
+	alignEyes := fs.Bool("align-eyes", false, "rotate, scale and shift each crop so that its eyes are level and at the fit split's median eye distance and position (eye cascade), to measure what that buys")
 	cache := fs.String("cache", "", "cache file of the models' probabilities (read if complete, else written): for trying fit options quickly")
 	seed := fs.Uint64("seed", 1, "seed of the cross-validation folds")
 	flip := fs.String("flip", "auto", "mirror averaging: auto (by cross-validation on the fit split), on, off")
@@ -46,6 +47,12 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) != 0 {
 		return usageError("fit-combination takes no arguments, got %q", strings.Join(pos, " "))
 	}
+	if *align && *alignEyes {
+		return usageError("--align and --align-eyes are alternatives: give one")
+	}
+	if *cache != "" && (*align || *alignEyes) {
+		return usageError("--cache holds the probabilities of unaligned crops: it cannot be used with --align or --align-eyes")
+	}
 	all, err := evaluate.ReadDir(*data)
 	if err != nil {
 		return err
@@ -56,10 +63,20 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: %s has %d fit (%q) and %d holdout (%q) images; both must be non-empty", evaluate.ErrDataset, *data, len(dev), *fitSplit, len(test), *holdout)
 	}
 	items := append(append([]evaluate.Item(nil), dev...), test...)
+	al := evaluate.Align{Rotate: *align}
+	if *alignEyes {
+		// The target geometry comes from the fit split only.
+		g, found, err := evaluate.MedianEyes(ctx, dev, *workers)
+		if err != nil {
+			return err
+		}
+		al.Eyes = g
+		fmt.Fprintf(stdout, "median eyes of the fit split (%d of %d crops with both eyes): distance %.3f of the width, midpoint (%.3f, %.3f)\n", found, len(dev), g.Dist, g.MidX, g.MidY)
+	}
 	probs, ok := evaluate.LoadProbs(*cache, items)
 	if !ok {
 		bar := newProgress(stderr, "models", int64(len(items)), *quiet)
-		probs, err = evaluate.ExtractProbs(ctx, items, *backend, *workers, *align, func(n int) { bar.update(int64(n)) })
+		probs, err = evaluate.ExtractProbs(ctx, items, *backend, *workers, al, func(n int) { bar.update(int64(n)) })
 		bar.finish()
 		if err != nil {
 			return err
@@ -86,7 +103,7 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			aligned++
 		}
 	}
-	fmt.Fprintf(stdout, "fit split %s: N=%d, eyes levelled on %d (align=%v)\n", *fitSplit, len(dev), aligned, *align)
+	fmt.Fprintf(stdout, "fit split %s: N=%d, aligned on the eyes: %d (align=%v, align-eyes=%v)\n", *fitSplit, len(dev), aligned, *align, *alignEyes)
 	for _, fl := range []bool{false, true} {
 		for _, name := range []string{"human", "faceapi", "ensemble"} {
 			var s []float64
@@ -108,6 +125,9 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	c.Fit.Command = fmt.Sprintf("affect fit-combination --data %s --fit %s --holdout %s --backend %s --seed %d --flip %s", *data, *fitSplit, *holdout, *backend, *seed, *flip)
 	if *align {
 		c.Fit.Command += " --align"
+	}
+	if *alignEyes {
+		c.Fit.Command += " --align-eyes"
 	}
 	c.Fit.Data = "FER2013 test images (" + filepath.Base(*data) + ")"
 	c.Fit.Split = fmt.Sprintf("file names containing %q (fit); %q held out", *fitSplit, *holdout)
