@@ -286,13 +286,15 @@ func (d *Detector) Detect(frame gocv.Mat) []Detection {
 		}
 		r = r.Intersect(bounds)
 		if !r.Empty() {
-			out = append(out, Detection{Box: r, Neighbors: dt.Neighbors})
+			out = append(out, Detection{Box: r})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return area(out[i].Box) > area(out[j].Box) })
 	if len(out) > d.p.MaxFaces {
 		out = out[:d.p.MaxFaces]
 	}
+	// The hits counted above depend on the face's size at DetectWidth: score
+	// every face on the common scale instead.
 	for i := range out {
 		out[i].Neighbors = d.Neighbors(frame, out[i].Box)
 	}
