@@ -237,7 +237,7 @@ func Summarize(scores []Score, model, backend string, threshold float64) Result 
 		}
 		if sc.LowQuality {
 			res.LowQuality++
-			if sc.Excluded && !sc.NoFace {
+			if sc.Excluded {
 				res.ExcludedLow++
 			}
 		}
