@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/affectlab/affect/pipeline/aggregate"
@@ -24,4 +26,21 @@ func registerAggregateFlags(fs *flag.FlagSet, cfg *aggregate.Config) func() erro
 		}
 		return nil
 	}
+}
+
+// readMarkers reads the --markers CSV at path ("" gives none).
+func readMarkers(path string) ([]aggregate.Marker, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading markers: %w", err)
+	}
+	defer f.Close()
+	marks, err := aggregate.ReadMarkersCSV(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading markers %s: %w", path, err)
+	}
+	return marks, nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/affectlab/affect/pipeline"
-	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/pipeline/broker"
 )
 
@@ -133,14 +132,9 @@ func runMark(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if len(pos) > 0 || *atMS != "" || *condition != "" {
 			return usageError("--markers FILE replaces LABEL, --at-ms and --condition")
 		}
-		f, err := os.Open(*markersCSV)
-		if err != nil {
-			return fmt.Errorf("reading markers: %w", err)
-		}
-		markers, err = aggregate.ReadMarkersCSV(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("reading markers %s: %w", *markersCSV, err)
+		var err error
+		if markers, err = readMarkers(*markersCSV); err != nil {
+			return err
 		}
 		if len(markers) == 0 {
 			return fmt.Errorf("%s has no markers", *markersCSV)

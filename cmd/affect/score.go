@@ -146,17 +146,9 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := finishCfg(); err != nil {
 		return err
 	}
-	var marks []aggregate.Marker
-	if *markers != "" {
-		f, err := os.Open(*markers)
-		if err != nil {
-			return fmt.Errorf("reading markers: %w", err)
-		}
-		marks, err = aggregate.ReadMarkersCSV(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("reading markers %s: %w", *markers, err)
-		}
+	marks, err := readMarkers(*markers)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("creating --out directory: %w", err)

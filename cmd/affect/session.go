@@ -75,17 +75,9 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if nf.url != "" && *dataDir != "" {
 		return usageError("--data-dir is for the embedded broker; it cannot be used with --nats")
 	}
-	var marks []aggregate.Marker
-	if *markers != "" {
-		f, err := os.Open(*markers)
-		if err != nil {
-			return fmt.Errorf("reading markers: %w", err)
-		}
-		marks, err = aggregate.ReadMarkersCSV(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("reading markers %s: %w", *markers, err)
-		}
+	marks, err := readMarkers(*markers)
+	if err != nil {
+		return err
 	}
 	if *source == "" {
 		p, err := samples.VideoPath()
