@@ -21,7 +21,10 @@ var (
 	pinnedAlignedSHA = "2ba0c8c366d6267f"
 )
 
-func TestAlignPinned(t *testing.T) {
+// alignerAndCrop returns an Aligner and the face crop of samples/face.jpg
+// (detector box, margin 0.1).
+func alignerAndCrop(t *testing.T) (*classify.Aligner, gocv.Mat) {
+	t.Helper()
 	img, box, det := readFace(t)
 	defer img.Close()
 	defer det.Close()
@@ -29,10 +32,14 @@ func TestAlignPinned(t *testing.T) {
 	if err != nil {
 		t.Skipf("no eye cascade (install opencv-data): %v", err)
 	}
-	defer a.Close()
 	region := img.Region(classify.CropBox(box, 0.1, image.Rect(0, 0, img.Cols(), img.Rows())))
-	crop := region.Clone()
-	region.Close()
+	defer region.Close()
+	return a, region.Clone()
+}
+
+func TestAlignPinned(t *testing.T) {
+	a, crop := alignerAndCrop(t)
+	defer a.Close()
 	defer crop.Close()
 	ang, ok := a.EyeAngle(crop)
 	t.Logf("eye angle %.6f (found %v)", ang, ok)
@@ -69,15 +76,8 @@ func TestAlignPinned(t *testing.T) {
 // AlignEyes puts the eyes where EyeGeometry says: level, at the given
 // distance and midpoint (measured again by the eye cascade on the result).
 func TestAlignEyesGeometry(t *testing.T) {
-	img, box, det := readFace(t)
-	defer img.Close()
-	defer det.Close()
-	a, err := classify.NewAligner()
-	if err != nil {
-		t.Skipf("no eye cascade (install opencv-data): %v", err)
-	}
+	a, region := alignerAndCrop(t)
 	defer a.Close()
-	region := img.Region(classify.CropBox(box, 0.1, image.Rect(0, 0, img.Cols(), img.Rows())))
 	defer region.Close()
 	for _, g := range []classify.EyeGeometry{{Dist: 0.36, MidX: 0.5, MidY: 0.38}, {Dist: 0.3, MidX: 0.5, MidY: 0.42}} {
 		dst := gocv.NewMat()
