@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,15 +20,23 @@ type Sink interface {
 }
 
 // ConsumerStats are a Consumer's counters. Messages are counted once per
-// stream sequence, also across restarts (see Consumer).
+// stream sequence, also across restarts and redeliveries (see Consumer).
 type ConsumerStats struct {
-	Frames  int `json:"frames"`
-	Markers int `json:"markers"`
-	Events  int `json:"events"`
+	// Frames counts distinct valid frames (SessionCounts.Frames).
+	Frames int `json:"frames"`
+	// Duplicates counts valid frames whose number had already arrived.
+	Duplicates int `json:"duplicates"`
+	Markers    int `json:"markers"`
+	Events     int `json:"events"`
 	// Malformed counts messages that are not valid JSON of the expected shape.
 	Malformed int `json:"malformed"`
 	// UnknownSchema counts messages with a schema version this affect does not read.
 	UnknownSchema int `json:"unknown_schema"`
+	// Rejected counts messages that parsed but failed the session's checks, by reason.
+	Rejected map[string]int `json:"rejected,omitempty"`
+	// Redelivered counts messages delivered again by the broker (a lost
+	// acknowledgment); they are acknowledged and not processed again.
+	Redelivered int `json:"redelivered"`
 	// Replayed counts messages re-read from the stream at start (already
 	// delivered to this durable consumer before a restart).
 	Replayed int `json:"replayed"`
@@ -62,6 +69,33 @@ func WithWaitForSession(wait bool) ConsumerOption {
 // WithStopAtEnd makes Run return nil after the session_end event (default true).
 func WithStopAtEnd(stop bool) ConsumerOption {
 	return func(c *Consumer) error { c.stopAtEnd = stop; return nil }
+}
+
+// WithIdleTimeout makes Run return nil when no message arrived for d,
+// whether or not a session_end came: for a store no publisher can add to
+// any more (a crashed session read from its data directory). 0: never.
+func WithIdleTimeout(d time.Duration) ConsumerOption {
+	return func(c *Consumer) error {
+		if d < 0 {
+			return fmt.Errorf("idle timeout %v must be >= 0", d)
+		}
+		c.idle = d
+		return nil
+	}
+}
+
+// WithEndGrace is how long Run waits for the missing frames after a
+// session_end with the session's token whose counts the frames that arrived
+// do not match yet (default 30s): no message for that long, and Run returns
+// nil with what exists (Idle says so). 0: wait forever.
+func WithEndGrace(d time.Duration) ConsumerOption {
+	return func(c *Consumer) error {
+		if d < 0 {
+			return fmt.Errorf("end grace %v must be >= 0", d)
+		}
+		c.endGrace = d
+		return nil
+	}
 }
 
 // WithOnEvent calls fn for every valid event, after the Sink got it and
@@ -104,14 +138,17 @@ type Consumer struct {
 	name      string
 	wait      bool
 	stopAtEnd bool
+	idle      time.Duration
+	endGrace  time.Duration
 	onEvent   func(Event)
 	onFrame   func(record.FrameScore)
 	log       *slog.Logger
 
-	mu    sync.Mutex
-	stats ConsumerStats
-	start *SessionStart
-	end   *SessionEnd
+	state *SessionState
+
+	mu       sync.Mutex
+	stats    ConsumerStats
+	idleNote string
 
 	// afterProcess, for tests, runs after a message is processed and before its ack.
 	afterProcess func(seq uint64)
@@ -125,7 +162,8 @@ func NewConsumer(js jetstream.JetStream, session string, sink Sink, opts ...Cons
 	if js == nil || sink == nil {
 		return nil, errors.New("consumer: nil JetStream or sink")
 	}
-	c := &Consumer{js: js, session: session, sink: sink, name: "aggregate", stopAtEnd: true, log: slog.Default()}
+	c := &Consumer{js: js, session: session, sink: sink, name: "aggregate", stopAtEnd: true, endGrace: 30 * time.Second,
+		log: slog.Default(), state: NewSessionState(session)}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, fmt.Errorf("consumer: %w", err)
@@ -140,22 +178,46 @@ func (c *Consumer) Durable() string { return "affect_" + c.session + "_" + c.nam
 // Stats returns the counters.
 func (c *Consumer) Stats() ConsumerStats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stats
+	st := c.stats
+	c.mu.Unlock()
+	n := c.state.Counts()
+	st.Frames, st.Duplicates, st.Markers, st.Events = n.Frames, n.Duplicates, n.Markers, n.Events
+	st.Malformed, st.UnknownSchema, st.Rejected = n.Malformed, n.UnknownSchema, n.Rejected
+	return st
 }
+
+// State is the session's validation state (start, counts, ends).
+func (c *Consumer) State() *SessionState { return c.state }
 
 // Start returns the session_start event's payload, nil before it arrived.
-func (c *Consumer) Start() *SessionStart {
+func (c *Consumer) Start() *SessionStart { return c.state.Start() }
+
+// End returns the session's end as far as the frames confirm it.
+func (c *Consumer) End() EndState { return c.state.End() }
+
+// Idle says why Run stopped without a matching session_end ("" otherwise).
+func (c *Consumer) Idle() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.start
+	return c.idleNote
 }
 
-// End returns the session_end event's payload, nil before it arrived.
-func (c *Consumer) End() *SessionEnd {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.end
+// finished reports whether Run may stop: a session_end matches the frames.
+func (c *Consumer) finished() bool { return c.stopAtEnd && c.state.End().End != nil }
+
+// idleFor returns how long Run waits for the next message before it gives
+// up (0: forever), and why.
+func (c *Consumer) idleFor() (time.Duration, string) {
+	es := c.state.End()
+	if c.idle > 0 && (c.endGrace == 0 || es.Ends == 0 || c.idle < c.endGrace) {
+		return c.idle, fmt.Sprintf("no message for %v and no session_end matching the frames: the stream holds no more of the session (a crashed or unfinished session); finished with what exists", c.idle)
+	}
+	if es.Ends > 0 && c.endGrace > 0 {
+		e := es.Claimed
+		return c.endGrace, fmt.Sprintf("the session_end counts %d published frames but %d arrived, and no message came for %v; finished with what exists",
+			e.Published, c.state.Counts().Frames, c.endGrace)
+	}
+	return 0, ""
 }
 
 func (c *Consumer) filters() []string {
@@ -187,9 +249,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	replayTo := info.Delivered.Stream
 	if replayTo > 0 {
-		done, err := c.replay(ctx, replayTo)
-		if err != nil || done {
+		if err := c.replay(ctx, replayTo); err != nil {
 			return err
+		}
+		if c.finished() {
+			return nil
 		}
 	}
 	iter, err := cons.Messages(jetstream.PullMaxMessages(512))
@@ -198,10 +262,24 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	defer iter.Stop()
 	for {
-		msg, err := iter.Next(jetstream.NextContext(ctx))
+		nctx, cancel := ctx, context.CancelFunc(func() {})
+		wait, why := c.idleFor()
+		if wait > 0 {
+			nctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		msg, err := iter.Next(jetstream.NextContext(nctx))
+		timedOut := nctx.Err() != nil && ctx.Err() == nil
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if timedOut {
+				c.mu.Lock()
+				c.idleNote = why
+				c.mu.Unlock()
+				c.log.Warn("consumer: "+why, "session", c.session)
+				return nil
 			}
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) {
 				return fmt.Errorf("consume %s: %w", c.Durable(), err)
@@ -226,14 +304,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 			_ = msg.Ack()
 			continue
 		}
-		ended := c.process(msg.Subject(), msg.Data(), seq)
+		c.mu.Lock()
+		again := seq <= c.stats.LastSeq
+		if again {
+			c.stats.Redelivered++
+		}
+		c.mu.Unlock()
+		if again {
+			// Delivered again after a lost ack: processed already.
+			_ = msg.Ack()
+			continue
+		}
+		c.process(msg.Subject(), msg.Data(), msg.Headers(), meta.Timestamp, seq)
 		if c.afterProcess != nil {
 			c.afterProcess(seq)
 		}
 		if err := msg.Ack(); err != nil {
 			c.log.Warn("consumer: ack failed; the message will be redelivered and skipped", "seq", seq, "err", err)
 		}
-		if ended && c.stopAtEnd {
+		if c.finished() {
 			return nil
 		}
 	}
@@ -261,17 +350,17 @@ func (c *Consumer) awaitSession(ctx context.Context) error {
 }
 
 // replay re-reads the stream's messages of the session up to sequence last.
-func (c *Consumer) replay(ctx context.Context, last uint64) (ended bool, err error) {
+func (c *Consumer) replay(ctx context.Context, last uint64) error {
 	oc, err := c.js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
 		FilterSubjects: c.filters(),
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return false, fmt.Errorf("replay session %q: %w", c.session, err)
+		return fmt.Errorf("replay session %q: %w", c.session, err)
 	}
 	iter, err := oc.Messages()
 	if err != nil {
-		return false, fmt.Errorf("replay session %q: %w", c.session, err)
+		return fmt.Errorf("replay session %q: %w", c.session, err)
 	}
 	defer iter.Stop()
 	c.log.Info("consumer: replaying already delivered messages", "session", c.session, "up_to_seq", last)
@@ -279,94 +368,47 @@ func (c *Consumer) replay(ctx context.Context, last uint64) (ended bool, err err
 		msg, err := iter.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
-				return false, ctx.Err()
+				return ctx.Err()
 			}
-			return false, fmt.Errorf("replay session %q: %w", c.session, err)
+			return fmt.Errorf("replay session %q: %w", c.session, err)
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			return false, fmt.Errorf("replay session %q: %w", c.session, err)
+			return fmt.Errorf("replay session %q: %w", c.session, err)
 		}
 		if meta.Sequence.Stream > last {
-			return false, nil
+			return nil
 		}
 		c.mu.Lock()
 		c.stats.Replayed++
 		c.mu.Unlock()
-		end := c.process(msg.Subject(), msg.Data(), meta.Sequence.Stream)
+		c.process(msg.Subject(), msg.Data(), msg.Headers(), meta.Timestamp, meta.Sequence.Stream)
 		if meta.Sequence.Stream == last || meta.NumPending == 0 {
-			return end && c.stopAtEnd, nil
+			return nil
 		}
 	}
 }
 
-// process handles one message and reports whether it was the session_end.
-func (c *Consumer) process(subject string, data []byte, seq uint64) bool {
+// process handles one message through the session's state and feeds the sink.
+func (c *Consumer) process(subject string, data []byte, header nats.Header, stored time.Time, seq uint64) {
 	c.mu.Lock()
 	c.stats.LastSeq = seq
 	c.mu.Unlock()
-	count := func(err error) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if errors.Is(err, ErrUnknownSchema) {
-			c.stats.UnknownSchema++
-		} else {
-			c.stats.Malformed++
-		}
-		c.log.Warn("consumer: skipped a message", "subject", subject, "seq", seq, "err", err)
-	}
-	switch {
-	case strings.HasSuffix(subject, ".frames"):
-		f, err := DecodeFrame(data)
-		if err == nil && f.Session != c.session {
-			err = fmt.Errorf("%w: frame of session %q on %s", ErrMalformed, f.Session, subject)
-		}
-		if err != nil {
-			count(err)
-			return false
-		}
-		c.sink.Add(f)
-		c.mu.Lock()
-		c.stats.Frames++
-		c.mu.Unlock()
+	h := c.state.Handle(subject, data, header, stored)
+	switch h.Verdict {
+	case VerdictSkipped:
+		c.log.Warn("consumer: skipped a message", "subject", subject, "seq", seq, "reason", h.Reason, "err", h.Err)
+	case VerdictFrame:
+		c.sink.Add(h.Frame)
 		if c.onFrame != nil {
-			c.onFrame(f)
+			c.onFrame(h.Frame)
 		}
-	case strings.HasSuffix(subject, ".events"):
-		ev, err := DecodeEvent(data)
-		if err == nil && ev.Session != c.session {
-			err = fmt.Errorf("%w: event of session %q on %s", ErrMalformed, ev.Session, subject)
-		}
-		if err != nil {
-			count(err)
-			return false
-		}
-		c.mu.Lock()
-		c.stats.Events++
-		switch ev.Type {
-		case EventSessionStart:
-			if c.start == nil {
-				s := *ev.Start
-				c.start = &s
-			}
-		case EventMarker:
-			c.stats.Markers++
-		case EventSessionEnd:
-			e := *ev.End
-			c.end = &e
-		}
-		c.mu.Unlock()
-		if ev.Type == EventMarker {
-			c.sink.AddMarker(*ev.Marker)
-		}
-		if c.onEvent != nil {
-			c.onEvent(ev)
-		}
-		return ev.Type == EventSessionEnd
-	default:
-		count(fmt.Errorf("%w: unexpected subject %s", ErrMalformed, subject))
+	case VerdictMarker:
+		c.sink.AddMarker(*h.Event.Marker)
 	}
-	return false
+	if h.Verdict >= VerdictStart && c.onEvent != nil {
+		c.onEvent(h.Event)
+	}
 }
 
 // Pending returns how many of the session's messages the durable consumer

@@ -30,38 +30,15 @@ func EventsSubject(session string) string { return SubjectPrefix + "." + session
 // SummarySubject is the subject on which live aggregate summaries are published.
 func SummarySubject(session string) string { return SubjectPrefix + "." + session + ".summary" }
 
-// ErrBadSession is wrapped by ValidateSession's errors.
-var ErrBadSession = errors.New("invalid session name")
+// ErrBadSession is wrapped by ValidateSession's errors (record.ErrBadSession).
+var ErrBadSession = record.ErrBadSession
 
 // MaxSessionLen is the longest session name accepted.
-const MaxSessionLen = 64
+const MaxSessionLen = record.MaxSessionLen
 
 // ValidateSession checks that name can be one NATS subject token and a
 // consumer name: 1 to MaxSessionLen characters from letters, digits, '-' and '_'.
-func ValidateSession(name string) error {
-	if name == "" {
-		return fmt.Errorf("%w: the session name is empty; give one with --session (letters, digits, '-' and '_')", ErrBadSession)
-	}
-	if len(name) > MaxSessionLen {
-		return fmt.Errorf("%w: %q is longer than %d characters", ErrBadSession, name, MaxSessionLen)
-	}
-	for _, r := range name {
-		ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
-		if !ok {
-			what := fmt.Sprintf("%q", r)
-			switch r {
-			case '.':
-				what = "a dot (it separates NATS subject tokens)"
-			case '*', '>':
-				what = fmt.Sprintf("%q (a NATS wildcard)", r)
-			case ' ', '\t', '\n', '\r':
-				what = "white space"
-			}
-			return fmt.Errorf("%w: %q contains %s; use only letters, digits, '-' and '_'", ErrBadSession, name, what)
-		}
-	}
-	return nil
-}
+func ValidateSession(name string) error { return record.ValidateSession(name) }
 
 // Event types.
 const (
@@ -80,6 +57,24 @@ type SessionStart struct {
 	// StartedUnixNano is the wall-clock time of media time 0: a marker
 	// published "now" gets OnsetMS = (now - StartedUnixNano) in ms.
 	StartedUnixNano int64 `json:"started_unix_ns"`
+	// Token is a random per-session secret (NewSessionToken): every frame
+	// carries it in the TokenHeader header and the session_end in its Token
+	// field, and both message IDs include it, so that a message from another
+	// publisher is rejected and cannot block the real one. Empty: a session
+	// started without one (not by affect session); nothing is checked.
+	Token string `json:"token,omitempty"`
+	// Realtime is true when frames are produced at the source's pace (a
+	// camera, a stream, a file played at its frame rate): frame numbers and
+	// media times are then bounded by the wall time since StartedUnixNano.
+	Realtime bool `json:"realtime,omitempty"`
+	// FrameCount and DurationMS are the source's length when known (files), else 0.
+	FrameCount int64   `json:"frame_count,omitempty"`
+	DurationMS float64 `json:"duration_ms,omitempty"`
+	// Model, ModelVersion and Backend say what scores the frames (see
+	// models/README.md; the version is a digest of the embedded model files).
+	Model        string `json:"model,omitempty"`
+	ModelVersion string `json:"model_version,omitempty"`
+	Backend      string `json:"backend,omitempty"`
 }
 
 // SessionEnd closes a session. It is published after the publisher is closed,
@@ -95,6 +90,11 @@ type SessionEnd struct {
 	EndedUnixNano int64 `json:"ended_unix_ns"`
 	// Reason is "completed", "interrupted" or an error message.
 	Reason string `json:"reason,omitempty"`
+	// LastFrame is the highest frame number produced (nil: none, or an
+	// older publisher).
+	LastFrame *int64 `json:"last_frame,omitempty"`
+	// Token is the session's token (SessionStart.Token).
+	Token string `json:"token,omitempty"`
 }
 
 // Event is the message published on affect.<session>.events. Type says which

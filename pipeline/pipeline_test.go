@@ -286,7 +286,7 @@ func TestBadMessagesSkipped(t *testing.T) {
 	const session = "bad"
 	ctx := context.Background()
 	frames := makeFrames(session, 60)
-	if err := pipeline.StartSession(ctx, js, session, pipeline.SessionStart{Source: "x"}); err != nil {
+	if err := pipeline.StartSession(ctx, js, session, pipeline.SessionStart{Source: "video.mp4"}); err != nil {
 		t.Fatal(err)
 	}
 	publishFrames(t, nc, frames[:30])
@@ -376,7 +376,7 @@ func TestSessionErrors(t *testing.T) {
 	publishEvent(t, js, endEvent("later", 0))
 	select {
 	case err := <-done:
-		if err != nil || c.Start() == nil || c.End() == nil {
+		if err != nil || c.Start() == nil || c.End().End == nil {
 			t.Errorf("waiting consumer: %v start %v end %v", err, c.Start(), c.End())
 		}
 	case <-time.After(10 * time.Second):
@@ -435,7 +435,7 @@ func TestSummarySubject(t *testing.T) {
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
 		s := aggregate.Summary{Schema: aggregate.SummarySchemaVersion, Session: "sum", Overall: aggregate.Stats{Frames: i}}
-		if err := pipeline.PublishSummary(ctx, js, s.Session, s); err != nil {
+		if err := pipeline.PublishSummary(ctx, js, s.Session, &s); err != nil {
 			t.Fatal(err)
 		}
 	}

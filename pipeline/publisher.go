@@ -112,6 +112,12 @@ func WithRetryWait(d time.Duration) PublisherOption {
 	}
 }
 
+// WithSessionToken makes every frame carry the session's token
+// (SessionStart.Token) in the TokenHeader header and in its message ID.
+func WithSessionToken(token string) PublisherOption {
+	return func(p *Publisher) error { p.token = token; return nil }
+}
+
 // WithPublisherLogger sets the logger (default slog.Default()).
 func WithPublisherLogger(l *slog.Logger) PublisherOption {
 	return func(p *Publisher) error {
@@ -145,6 +151,7 @@ type Publisher struct {
 	ackTimeout  time.Duration
 	retryWait   time.Duration
 	block       bool
+	token       string
 
 	mu       sync.Mutex
 	queue    []pubItem // waiting to be sent (or re-sent)
@@ -208,8 +215,12 @@ func (p *Publisher) Process(ctx context.Context, f record.FrameScore) error {
 		return fmt.Errorf("publish frame %d: %w", f.Frame, err)
 	}
 	msg := &nats.Msg{Subject: FramesSubject(f.Session), Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, MsgID(&f))
+	id := MsgID(&f, p.token)
+	msg.Header.Set(jetstream.MsgIDHeader, id)
 	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
+	if p.token != "" {
+		msg.Header.Set(TokenHeader, p.token)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.block && !p.closed && len(p.queue)+p.inflight >= p.bufMax {
@@ -232,10 +243,10 @@ func (p *Publisher) Process(ctx context.Context, f record.FrameScore) error {
 		if p.stats.Dropped == 1 || p.stats.Dropped%100 == 0 {
 			p.log.Warn("publish buffer full: frames are being refused", "dropped", p.stats.Dropped, "buffer", p.bufMax)
 		}
-		return fmt.Errorf("frame %s: %w (%d frames waiting, %d refused so far)", MsgID(&f), ErrBufferFull, p.bufMax, p.stats.Dropped)
+		return fmt.Errorf("frame %s: %w (%d frames waiting, %d refused so far)", id, ErrBufferFull, p.bufMax, p.stats.Dropped)
 	}
 	p.stats.Accepted++
-	p.queue = append(p.queue, pubItem{msg: msg, id: MsgID(&f), session: f.Session, captured: f.CaptureUnixNano})
+	p.queue = append(p.queue, pubItem{msg: msg, id: id, session: f.Session, captured: f.CaptureUnixNano})
 	p.signal()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -127,45 +128,78 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("publish event: %w", err)
 	}
-	id := ev.Session + "/" + ev.Type
-	if ev.Marker != nil {
-		id = fmt.Sprintf("%s/marker/%v/%s/%s", ev.Session, ev.Marker.OnsetMS, ev.Marker.Label, ev.Marker.Condition)
-	}
 	msg := &nats.Msg{Subject: EventsSubject(ev.Session), Data: data}
-	_, err = js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName), jetstream.WithRetryAttempts(5), jetstream.WithRetryWait(250*time.Millisecond))
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithMsgID(EventMsgID(ev)), jetstream.WithExpectStream(StreamName), jetstream.WithRetryAttempts(5), jetstream.WithRetryWait(250*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("publish %s event of session %q: %w", ev.Type, ev.Session, err)
 	}
 	return nil
 }
 
+// EventMsgID is an event's JetStream de-duplication ID:
+// <session>/session_start, <session>/marker/<onset_ms>/<label>/<condition>,
+// and <session>/session_end/<token>/<frames>/<published>: the end's ID
+// includes the session's token and its counts, so an end published by
+// anyone else (without the token, or with other counts) can never make the
+// stream drop the real one as a duplicate.
+func EventMsgID(ev Event) string {
+	switch {
+	case ev.Marker != nil:
+		return fmt.Sprintf("%s/marker/%v/%s/%s", ev.Session, ev.Marker.OnsetMS, ev.Marker.Label, ev.Marker.Condition)
+	case ev.End != nil:
+		return fmt.Sprintf("%s/%s/%s/%d/%d", ev.Session, ev.Type, ev.End.Token, ev.End.Frames, ev.End.Published)
+	}
+	return ev.Session + "/" + ev.Type
+}
+
 // ErrSessionExists is wrapped by StartSession when the name is taken.
 var ErrSessionExists = errors.New("session already exists")
 
-// StartSession checks that the stream holds nothing of session yet and
-// publishes its session_start event. A session name is used once: frames are
-// de-duplicated by session/source/frame, so a second run under the same name
-// would be (partly) discarded as duplicates and mixed with the first.
+// StartSession publishes the session_start event of a new session. A
+// session name is used once: the start is published with "expected last
+// sequence of the events subject = 0", so the broker itself refuses it
+// atomically when the session already has an event (two starts at once: one
+// wins, the other gets ErrSessionExists); a name that already has frames is
+// refused as well.
 func StartSession(ctx context.Context, js jetstream.JetStream, session string, s SessionStart) error {
+	taken := fmt.Errorf("%w: %q already has messages in stream %s; choose a new --session name (each recording needs its own)", ErrSessionExists, session, StreamName)
 	ok, err := SessionExists(ctx, js, session)
 	if err != nil {
 		return err
 	}
 	if ok {
-		return fmt.Errorf("%w: %q already has messages in stream %s; choose a new --session name (each recording needs its own)", ErrSessionExists, session, StreamName)
+		return taken
 	}
 	if s.StartedUnixNano == 0 {
 		s.StartedUnixNano = time.Now().UnixNano()
 	}
-	return PublishEvent(ctx, js, NewStartEvent(session, s))
+	ev := NewStartEvent(session, s)
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("publish session_start: %w", err)
+	}
+	msg := &nats.Msg{Subject: EventsSubject(session), Data: data}
+	_, err = js.PublishMsg(ctx, msg, jetstream.WithMsgID(EventMsgID(ev)), jetstream.WithExpectStream(StreamName),
+		jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithRetryAttempts(5), jetstream.WithRetryWait(250*time.Millisecond))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return taken
+	}
+	if err != nil {
+		return fmt.Errorf("publish session_start of session %q: %w", session, err)
+	}
+	return nil
 }
 
-// PublishSummary publishes a live summary (an aggregate.Summary) on the
-// session's summary subject. The AFFECT_SUMMARY stream keeps the latest one
-// per session for readers that connect late (LastSummary).
-func PublishSummary(ctx context.Context, js jetstream.JetStream, session string, summary any) error {
+// PublishSummary publishes a live summary on the session's summary subject.
+// The AFFECT_SUMMARY stream keeps the latest one per session for readers
+// that connect late (LastSummary).
+func PublishSummary(ctx context.Context, js jetstream.JetStream, session string, summary *aggregate.Summary) error {
 	if err := ValidateSession(session); err != nil {
 		return err
+	}
+	if summary.Session != "" && summary.Session != session {
+		return fmt.Errorf("publish summary: a summary of session %q on the subject of %q", summary.Session, session)
 	}
 	data, err := json.Marshal(summary)
 	if err != nil {

@@ -129,3 +129,36 @@ func (m Marker) Validate() error {
 	}
 	return nil
 }
+
+// ErrBadSession is wrapped by ValidateSession's errors.
+var ErrBadSession = errors.New("invalid session name")
+
+// MaxSessionLen is the longest session name accepted.
+const MaxSessionLen = 64
+
+// ValidateSession checks that name can be one NATS subject token and a
+// consumer name: 1 to MaxSessionLen characters from letters, digits, '-' and '_'.
+func ValidateSession(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: the session name is empty; give one with --session (letters, digits, '-' and '_')", ErrBadSession)
+	}
+	if len(name) > MaxSessionLen {
+		return fmt.Errorf("%w: %q is longer than %d characters", ErrBadSession, name, MaxSessionLen)
+	}
+	for _, r := range name {
+		ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			what := fmt.Sprintf("%q", r)
+			switch r {
+			case '.':
+				what = "a dot (it separates NATS subject tokens)"
+			case '*', '>':
+				what = fmt.Sprintf("%q (a NATS wildcard)", r)
+			case ' ', '\t', '\n', '\r':
+				what = "white space"
+			}
+			return fmt.Errorf("%w: %q contains %s; use only letters, digits, '-' and '_'", ErrBadSession, name, what)
+		}
+	}
+	return nil
+}

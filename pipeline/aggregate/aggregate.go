@@ -47,13 +47,13 @@ package aggregate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/record"
 )
 
@@ -209,6 +209,25 @@ type Delivery struct {
 	// Malformed and UnknownSchema count skipped messages.
 	Malformed     int `json:"malformed"`
 	UnknownSchema int `json:"unknown_schema"`
+	// CapturedFrames is the session's own count of frames it produced
+	// (SessionEnd.Frames; 0 before the end).
+	CapturedFrames int `json:"captured_frames"`
+	// Rejected counts messages that parsed but were not used (a frame from
+	// another source, without the session's token, out of range, with
+	// impossible values; a forged or second start or end...), by reason
+	// (pipeline.Reject*); RejectedTotal is their sum.
+	Rejected      map[string]int `json:"rejected,omitempty"`
+	RejectedTotal int            `json:"rejected_total"`
+	// SessionEnds counts the session_end messages with the session's token;
+	// SuspectEnds those whose counts contradict the frames that arrived (not trusted).
+	SessionEnds int `json:"session_ends"`
+	SuspectEnds int `json:"suspect_ends"`
+	// Redelivered counts messages the broker delivered again (an
+	// acknowledgment lost); they are not counted again anywhere.
+	Redelivered int `json:"redelivered"`
+	// Idle is set when reading stopped because no message came for the
+	// idle timeout before a matching session_end: what exists was used.
+	Idle string `json:"idle,omitempty"`
 }
 
 // Summary is the aggregate of a session so far.
@@ -216,6 +235,11 @@ type Summary struct {
 	Schema      int     `json:"schema"`
 	Session     string  `json:"session"`
 	Participant string  `json:"participant,omitempty"`
+	// Model, ModelVersion and Backend say what produced the scores (live:
+	// from the session_start; empty when unknown).
+	Model        string `json:"model,omitempty"`
+	ModelVersion string `json:"model_version,omitempty"`
+	Backend      string `json:"backend,omitempty"`
 	Threshold   float64 `json:"threshold"`
 	// Window, baseline and response settings, in ms.
 	WindowMS       float64 `json:"window_ms"`
@@ -262,6 +286,7 @@ type Aggregator struct {
 	dupMarkers  int
 	session     string
 	participant string
+	model       [3]string // model, version, backend
 	delivery    *Delivery
 }
 
@@ -273,7 +298,7 @@ type Option func(*Aggregator) error
 func WithSession(session, participant string) Option {
 	return func(a *Aggregator) error {
 		if session != "" {
-			if err := pipeline.ValidateSession(session); err != nil {
+			if err := record.ValidateSession(session); err != nil {
 				return err
 			}
 		}
@@ -344,6 +369,13 @@ func (a *Aggregator) SetMeta(session, participant string) {
 	}
 }
 
+// SetModel records which model (and its version) and backend produced the scores.
+func (a *Aggregator) SetModel(model, version, backend string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.model = [3]string{model, version, backend}
+}
+
 // SetDelivery records live delivery information shown in Summary.Delivery.
 func (a *Aggregator) SetDelivery(d Delivery) {
 	a.mu.Lock()
@@ -386,11 +418,17 @@ func (a *Aggregator) Summary() Summary {
 		Schema:           SummarySchemaVersion,
 		Session:          a.session,
 		Participant:      a.participant,
+		Model:            a.model[0],
+		ModelVersion:     a.model[1],
+		Backend:          a.model[2],
 		DuplicateFrames:  a.dupFrames,
 		DuplicateMarkers: a.dupMarkers,
 	}
 	if a.delivery != nil {
 		d := *a.delivery
+		if d.Rejected != nil {
+			d.Rejected = maps.Clone(d.Rejected)
+		}
 		if d.Ended {
 			d.MissingFrames = max(0, d.PublishedFrames-len(frames))
 		}

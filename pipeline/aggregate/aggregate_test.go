@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/record"
 )
 
@@ -352,7 +351,7 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(DefaultConfig(), WithSession("a.b", "")); !errors.Is(err, pipeline.ErrBadSession) {
+	if _, err := New(DefaultConfig(), WithSession("a.b", "")); !errors.Is(err, record.ErrBadSession) {
 		t.Errorf("WithSession(a.b) err = %v, want ErrBadSession", err)
 	}
 }
