@@ -232,15 +232,15 @@ type Delivery struct {
 
 // Summary is the aggregate of a session so far.
 type Summary struct {
-	Schema      int     `json:"schema"`
-	Session     string  `json:"session"`
-	Participant string  `json:"participant,omitempty"`
+	Schema      int    `json:"schema"`
+	Session     string `json:"session"`
+	Participant string `json:"participant,omitempty"`
 	// Model, ModelVersion and Backend say what produced the scores (live:
 	// from the session_start; empty when unknown).
-	Model        string `json:"model,omitempty"`
-	ModelVersion string `json:"model_version,omitempty"`
-	Backend      string `json:"backend,omitempty"`
-	Threshold   float64 `json:"threshold"`
+	Model        string  `json:"model,omitempty"`
+	ModelVersion string  `json:"model_version,omitempty"`
+	Backend      string  `json:"backend,omitempty"`
+	Threshold    float64 `json:"threshold"`
 	// Window, baseline and response settings, in ms.
 	WindowMS       float64 `json:"window_ms"`
 	BaselineMS     float64 `json:"baseline_ms"`
