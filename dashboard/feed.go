@@ -119,6 +119,7 @@ func (s *Server) follow(sess *session) error {
 		}
 	}
 	sess.setLoading(total > 0, total)
+	sess.resetChecks() // the stream gives the session again from its start
 	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{pipeline.FramesSubject(name), pipeline.EventsSubject(name)},
 	})
@@ -158,58 +159,47 @@ func (s *Server) onStreamMsg(sess *session, msg jetstream.Msg) {
 	if md, err := msg.Metadata(); err == nil {
 		pending, stored = md.NumPending, md.Timestamp
 	}
-	_, kind, _ := subjectSession(msg.Subject())
 	live := !stored.IsZero() && now.Sub(stored) < liveStoredAge
-	switch kind {
-	case "frames":
-		s.applyFrame(sess, msg.Data(), live, now)
-	case "events":
-		s.applyEvent(sess, msg.Data())
-	}
+	s.apply(sess, msg.Subject(), msg.Data(), msg.Headers(), stored, live, now)
 	sess.setLoading(pending > 0, pending)
 	s.m.SetConsumerLag(sess.name, "dashboard", pending)
 }
 
-func (s *Server) applyFrame(sess *session, data []byte, live bool, now time.Time) {
-	f, err := pipeline.DecodeFrame(data)
-	if err != nil {
-		reason := metrics.SkipMalformed
-		if errors.Is(err, pipeline.ErrUnknownSchema) {
+// apply checks a frame or event with the session's state (the checks the
+// aggregator and the report apply too) and shows what passes.
+func (s *Server) apply(sess *session, subject string, data []byte, header nats.Header, stored time.Time, live bool, now time.Time) {
+	h := sess.checker().Handle(subject, data, header, stored)
+	switch h.Verdict {
+	case pipeline.VerdictSkipped, pipeline.VerdictDuplicate:
+		reason := h.Reason
+		switch {
+		case h.Verdict == pipeline.VerdictDuplicate:
+			reason = metrics.SkipDuplicate
+		case errors.Is(h.Err, pipeline.ErrUnknownSchema):
 			reason = metrics.SkipUnknownSchema
+		case errors.Is(h.Err, pipeline.ErrMalformed):
+			reason = metrics.SkipMalformed
 		}
 		sess.skip(reason)
 		s.m.DashboardSkipped(sess.name, reason)
-		s.log.Debug("dashboard: skipped frame", "session", sess.name, "err", err)
-		return
-	}
-	if f.Session != sess.name {
-		sess.skip(metrics.SkipMalformed)
-		s.m.DashboardSkipped(sess.name, metrics.SkipMalformed)
-		return
-	}
-	if reason := sess.addFrame(&f, live, now); reason != "" {
-		s.m.DashboardSkipped(sess.name, reason)
-		return
-	}
-	var captured int64
-	if live {
-		captured = f.CaptureUnixNano
-	}
-	s.m.DashboardFrame(sess.name, f.FaceFound, captured)
-}
-
-func (s *Server) applyEvent(sess *session, data []byte) {
-	e, err := pipeline.DecodeEvent(data)
-	if err != nil || e.Session != sess.name {
-		reason := metrics.SkipMalformed
-		if errors.Is(err, pipeline.ErrUnknownSchema) {
-			reason = metrics.SkipUnknownSchema
+		s.log.Debug("dashboard: skipped message", "session", sess.name, "reason", reason, "err", h.Err)
+		if live && h.Verdict == pipeline.VerdictDuplicate {
+			sess.markLive(now)
 		}
-		sess.skip(reason)
-		s.m.DashboardSkipped(sess.name, reason)
-		return
+	case pipeline.VerdictFrame:
+		f := h.Frame
+		if reason := sess.addFrame(&f, live, now); reason != "" {
+			s.m.DashboardSkipped(sess.name, reason)
+			return
+		}
+		var captured int64
+		if live {
+			captured = f.CaptureUnixNano
+		}
+		s.m.DashboardFrame(sess.name, f.FaceFound, captured)
+	default:
+		sess.addEvent(&h.Event)
 	}
-	sess.addEvent(&e)
 }
 
 // applySummary decodes and stores a summary. stored marks the one read from
@@ -255,7 +245,7 @@ func (s *Server) onCoreFrame(msg *nats.Msg) {
 		sess.markLive(now)
 		return
 	}
-	s.applyFrame(sess, msg.Data, true, now)
+	s.apply(sess, msg.Subject, msg.Data, msg.Header, time.Time{}, true, now)
 }
 
 func (s *Server) onCoreEvent(msg *nats.Msg) {
@@ -268,7 +258,7 @@ func (s *Server) onCoreEvent(msg *nats.Msg) {
 	if fed {
 		return
 	}
-	s.applyEvent(sess, msg.Data)
+	s.apply(sess, msg.Subject, msg.Data, msg.Header, time.Time{}, false, time.Now())
 }
 
 func (s *Server) onSummary(msg *nats.Msg) {

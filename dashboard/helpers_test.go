@@ -88,7 +88,7 @@ func runAggregator(t testing.TB, js jetstream.JetStream, session string, interva
 				continue
 			}
 			pctx, c := context.WithTimeout(ctx, 5*time.Second)
-			if err := pipeline.PublishSummary(pctx, js, session, agg.Summary()); err != nil && ctx.Err() == nil {
+			if err := func() error { s := agg.Summary(); return pipeline.PublishSummary(pctx, js, session, &s) }(); err != nil && ctx.Err() == nil {
 				t.Errorf("publish summary: %v", err)
 			}
 			c()

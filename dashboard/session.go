@@ -48,11 +48,16 @@ type skipCounts struct {
 	UnknownSchema int `json:"unknown_schema"`
 	Duplicate     int `json:"duplicate"`
 	OutOfRange    int `json:"out_of_range"`
+	// Rejected counts messages that failed the session's checks
+	// (pipeline.SessionState), by reason.
+	Rejected map[string]int `json:"rejected,omitempty"`
 }
 
 // session is one session's bounded state.
 type session struct {
 	name string
+	// state applies the session checks shared with the aggregator and the report.
+	state *pipeline.SessionState
 
 	mu          sync.Mutex
 	ver         uint64        // bumped on every change
@@ -88,6 +93,7 @@ type session struct {
 func newSession(name string, o *options) *session {
 	return &session{
 		name:       name,
+		state:      pipeline.NewSessionState(name),
 		ver:        1, // 0 means "nothing sent yet" to update
 		changed:    make(chan struct{}),
 		overview:   newPyramid(o.baseBinMS, o.maxPoints),
@@ -96,6 +102,21 @@ func newSession(name string, o *options) *session {
 		seen:       map[string]*seenFrames{},
 		maxMarkers: o.maxMarkers,
 	}
+}
+
+// checker returns the session's validation state.
+func (s *session) checker() *pipeline.SessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// resetChecks starts the validation state afresh, before the session is
+// read again from the start of the stream.
+func (s *session) resetChecks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = pipeline.NewSessionState(s.name)
 }
 
 // bump records a change; the caller holds mu.
@@ -221,6 +242,13 @@ func (s *session) skip(reason string) {
 		s.skipped.Malformed++
 	case "unknown_schema":
 		s.skipped.UnknownSchema++
+	case "duplicate":
+		s.skipped.Duplicate++
+	default:
+		if s.skipped.Rejected == nil {
+			s.skipped.Rejected = map[string]int{}
+		}
+		s.skipped.Rejected[reason]++
 	}
 	s.bump()
 }

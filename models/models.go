@@ -10,6 +10,7 @@
 package models
 
 import (
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -130,4 +131,39 @@ func Open(file string) ([]byte, error) {
 		return nil, fmt.Errorf("embedded model file %q: %w", file, err)
 	}
 	return b, nil
+}
+
+// Version returns the version of what scorer (a model name, "ensemble" or
+// "combined") computes: "sha256:" and the first 12 hex digits of a digest of
+// the embedded ONNX graphs it runs (both backends' files) and, for
+// "combined", of the learned combination. Results that carry the same
+// version come from the same weights.
+func Version(scorer string) (string, error) {
+	var nets []string
+	switch scorer {
+	case "combined", "ensemble":
+		nets = Names()
+	default:
+		if _, err := Get(scorer); err != nil {
+			return "", err
+		}
+		nets = []string{scorer}
+	}
+	h := sha256.New()
+	for _, n := range nets {
+		s := specs[n]
+		for _, f := range []string{s.File, s.FastFile} {
+			b, err := files.ReadFile(f)
+			if err != nil {
+				return "", fmt.Errorf("embedded model file %q: %w", f, err)
+			}
+			fmt.Fprintf(h, "%s:%d:", f, len(b))
+			h.Write(b)
+		}
+	}
+	if scorer == "combined" {
+		fmt.Fprintf(h, "%s:%d:", CombinationFile, len(combinationJSON))
+		h.Write(combinationJSON)
+	}
+	return fmt.Sprintf("sha256:%x", h.Sum(nil)[:6]), nil
 }

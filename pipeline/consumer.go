@@ -104,7 +104,8 @@ func WithOnEvent(fn func(Event)) ConsumerOption {
 	return func(c *Consumer) error { c.onEvent = fn; return nil }
 }
 
-// WithOnFrame calls fn for every valid frame after the Sink got it.
+// WithOnFrame calls fn for every new valid frame after the Sink got it; not
+// for a redelivery, nor for a frame re-read at start (see Consumer).
 func WithOnFrame(fn func(record.FrameScore)) ConsumerOption {
 	return func(c *Consumer) error { c.onFrame = fn; return nil }
 }
@@ -315,7 +316,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			_ = msg.Ack()
 			continue
 		}
-		c.process(msg.Subject(), msg.Data(), msg.Headers(), meta.Timestamp, seq)
+		c.process(msg.Subject(), msg.Data(), msg.Headers(), meta.Timestamp, seq, false)
 		if c.afterProcess != nil {
 			c.afterProcess(seq)
 		}
@@ -382,7 +383,7 @@ func (c *Consumer) replay(ctx context.Context, last uint64) error {
 		c.mu.Lock()
 		c.stats.Replayed++
 		c.mu.Unlock()
-		c.process(msg.Subject(), msg.Data(), msg.Headers(), meta.Timestamp, meta.Sequence.Stream)
+		c.process(msg.Subject(), msg.Data(), msg.Headers(), meta.Timestamp, meta.Sequence.Stream, true)
 		if meta.Sequence.Stream == last || meta.NumPending == 0 {
 			return nil
 		}
@@ -390,7 +391,7 @@ func (c *Consumer) replay(ctx context.Context, last uint64) error {
 }
 
 // process handles one message through the session's state and feeds the sink.
-func (c *Consumer) process(subject string, data []byte, header nats.Header, stored time.Time, seq uint64) {
+func (c *Consumer) process(subject string, data []byte, header nats.Header, stored time.Time, seq uint64, replay bool) {
 	c.mu.Lock()
 	c.stats.LastSeq = seq
 	c.mu.Unlock()
@@ -400,7 +401,7 @@ func (c *Consumer) process(subject string, data []byte, header nats.Header, stor
 		c.log.Warn("consumer: skipped a message", "subject", subject, "seq", seq, "reason", h.Reason, "err", h.Err)
 	case VerdictFrame:
 		c.sink.Add(h.Frame)
-		if c.onFrame != nil {
+		if c.onFrame != nil && !replay {
 			c.onFrame(h.Frame)
 		}
 	case VerdictMarker:

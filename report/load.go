@@ -293,7 +293,7 @@ func LoadSession(ctx context.Context, js jetstream.JetStream, session string) (*
 	}
 	defer it.Stop()
 	d := &Data{Title: session, Kind: KindSession}
-	var del aggregate.Delivery
+	state := pipeline.NewSessionState(session)
 	for {
 		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		msg, err := it.Next(jetstream.NextContext(nctx))
@@ -308,51 +308,51 @@ func LoadSession(ctx context.Context, js jetstream.JetStream, session string) (*
 		if err != nil {
 			return nil, fmt.Errorf("report: reading session %q: %w", session, err)
 		}
-		if strings.HasSuffix(msg.Subject(), ".frames") {
-			f, err := pipeline.DecodeFrame(msg.Data())
-			switch {
-			case errors.Is(err, pipeline.ErrUnknownSchema):
-				del.UnknownSchema++
-			case err != nil || f.Session != session:
-				del.Malformed++
-			default:
-				agg.Add(f)
+		// The same checks as the live aggregator (pipeline.SessionState).
+		h := state.Handle(msg.Subject(), msg.Data(), msg.Headers(), md.Timestamp)
+		switch h.Verdict {
+		case pipeline.VerdictFrame:
+			agg.Add(h.Frame)
+		case pipeline.VerdictStart:
+			st := *h.Event.Start
+			d.Meta.Source, d.Meta.Participant = st.Source, st.Participant
+			d.Meta.Model, d.Meta.Backend = st.Model, st.Backend
+			if st.StartedUnixNano != 0 {
+				d.Meta.Started = time.Unix(0, st.StartedUnixNano)
 			}
-		} else {
-			e, err := pipeline.DecodeEvent(msg.Data())
-			switch {
-			case errors.Is(err, pipeline.ErrUnknownSchema):
-				del.UnknownSchema++
-			case err != nil || e.Session != session:
-				del.Malformed++
-			case e.Type == pipeline.EventSessionStart:
-				del.Started = true
-				st := *e.Start
-				d.Meta.Source, d.Meta.Participant = st.Source, st.Participant
-				if st.StartedUnixNano != 0 {
-					d.Meta.Started = time.Unix(0, st.StartedUnixNano)
-				}
-				agg.SetMeta("", st.Participant)
-			case e.Type == pipeline.EventMarker:
-				agg.AddMarker(*e.Marker)
-				d.Markers = append(d.Markers, *e.Marker)
-			case e.Type == pipeline.EventSessionEnd:
-				del.Ended = true
-				del.PublishedFrames, del.UndeliveredFrames = e.End.Published, e.End.Undelivered
-				d.Meta.Status = e.End.Reason
-				if e.End.EndedUnixNano != 0 {
-					d.Meta.Ended = time.Unix(0, e.End.EndedUnixNano)
-				}
-			}
+			agg.SetMeta("", st.Participant)
+			agg.SetModel(st.Model, st.ModelVersion, st.Backend)
+		case pipeline.VerdictMarker:
+			agg.AddMarker(*h.Event.Marker)
+			d.Markers = append(d.Markers, *h.Event.Marker)
 		}
 		if md.NumPending == 0 {
 			break
 		}
 	}
+	n := state.Counts()
+	es := state.End()
+	del := aggregate.Delivery{Started: state.Start() != nil, Malformed: n.Malformed, UnknownSchema: n.UnknownSchema,
+		Rejected: n.Rejected, RejectedTotal: n.RejectedTotal(), SessionEnds: es.Ends, SuspectEnds: es.Suspect}
+	end := es.End
+	if end == nil {
+		end = es.Claimed
+	}
+	if end != nil {
+		del.Ended = true
+		del.PublishedFrames, del.UndeliveredFrames, del.CapturedFrames = end.Published, end.Undelivered, end.Frames
+		d.Meta.Status = end.Reason
+		if es.End == nil {
+			d.Meta.Status = fmt.Sprintf("incomplete: the session_end counts %d frames, %d valid ones are stored", end.Published, n.Frames)
+		}
+		if end.EndedUnixNano != 0 {
+			d.Meta.Ended = time.Unix(0, end.EndedUnixNano)
+		}
+	}
 	agg.SetDelivery(del)
 	d.Summary = agg.Summary()
 	d.Frames = agg.Frames()
-	if !del.Ended {
+	if end == nil {
 		d.Meta.Status = "no session_end yet: still running, or interrupted without ending"
 	}
 	d.Meta.Files = []string{"NATS stream " + pipeline.StreamName}

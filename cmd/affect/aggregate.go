@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/affectlab/affect/export"
+	"github.com/affectlab/affect/live"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/pipeline/broker"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -23,33 +21,26 @@ func init() {
 	})
 }
 
-// LiveSummary is the summary JSON that `affect aggregate` writes when the
-// session ends: the aggregate summary plus how the session was received.
-type LiveSummary struct {
-	// Source is the session's frame source (from session_start).
-	Source string `json:"source"`
-	// Status is "complete" when every frame the session produced was
-	// aggregated; "incomplete" when frames were not delivered (see delivery);
-	// "interrupted" (Ctrl-C) or "failed: REASON" when the capture stopped early.
-	Status   string                 `json:"status"`
-	Consumer pipeline.ConsumerStats `json:"consumer"`
-	aggregate.Summary
-}
+// LiveSummary is the summary JSON of a live session (live.Summary).
+type LiveSummary = live.Summary
 
 func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("aggregate", stderr, "--session S [--out DIR] [flags]\n\n"+
 		"Aggregates session S from NATS with a durable consumer: publishes a summary on\n"+
-		"affect.S.summary every --interval and, when the session ends, writes\n"+
-		"S.frames.csv, S.summary.json and S.happiness.png into --out. Stopped and run\n"+
-		"again, it resumes where it left off.")
+		"affect.S.summary every --interval and, when the session ends (a session_end\n"+
+		"whose counts the frames that arrived match), writes S.frames.csv,\n"+
+		"S.summary.json and S.happiness.png into --out. Stopped and run again, it\n"+
+		"resumes where it left off. It exits 1 when the result is incomplete.")
 	var nf natsFlags
 	nf.register(fs)
 	session := fs.String("session", "", "session name (required)")
-	out := fs.String("out", "", "directory for the result files, written when the session ends")
-	dataDir := fs.String("data-dir", "", "no live broker: open the broker store in DIR (e.g. of a finished session) with an embedded server")
+	out := fs.String("out", "", "directory for the result files, written when the session ends (checked at the start)")
+	dataDir := fs.String("data-dir", "", "no live broker: open the broker store in DIR (e.g. of a finished or crashed session) with an embedded server")
 	name := fs.String("name", "aggregate", "durable consumer name; aggregators with different names each see every frame")
 	wait := fs.Bool("wait", false, "wait for the session to start instead of failing")
 	interval := fs.Duration("interval", time.Second, "how often to publish the live summary")
+	idle := fs.Duration("idle-timeout", 0, "finish as 'incomplete' with what exists when no message arrives for this long and no session_end matches the frames (a crashed session); default 2s with --data-dir (nothing can add to a closed store), 0 (wait) otherwise")
+	endGrace := fs.Duration("end-grace", 30*time.Second, "after a session_end whose frames have not all arrived, finish as 'incomplete' when no message arrives for this long")
 	quiet := fs.Bool("quiet", false, "no status line per interval")
 	smoothWin := fs.Duration("smooth", smooth.DefaultWindowMS*time.Millisecond, "centred window of the happiness_smoothed column of the result files (0: none)")
 	httpAddr, httpToken := httpFlags(fs)
@@ -66,39 +57,35 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := finishCfg(); err != nil {
 		return err
 	}
-	if *smoothWin < 0 {
+	switch {
+	case *smoothWin < 0:
 		return usageError("--smooth %v must be ≥ 0", *smoothWin)
-	}
-	if *interval <= 0 {
+	case *interval <= 0:
 		return usageError("--interval %v must be > 0", *interval)
-	}
-	if *dataDir != "" && nf.url != "" {
+	case *idle < 0 || *endGrace < 0:
+		return usageError("--idle-timeout and --end-grace must be ≥ 0")
+	case *dataDir != "" && nf.url != "":
 		return usageError("--data-dir opens a local store; it cannot be used with --nats")
 	}
 	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			return fmt.Errorf("creating --out directory: %w", err)
-		}
-	}
-
-	if *dataDir != "" {
-		if _, err := os.Stat(*dataDir); err != nil {
-			return fmt.Errorf("--data-dir: %w", err)
-		}
-		srv, err := broker.Start(broker.Config{DataDir: *dataDir, Port: broker.RandomPort})
-		if err != nil {
+		if err := live.CheckWritable(*out); err != nil {
 			return err
 		}
-		defer srv.Shutdown()
-		nf.url = srv.ClientURL()
 	}
-	nc, js, err := nf.connectStreams(ctx, "affect aggregate")
+	bc := nf.brokerConfig("affect aggregate")
+	if *dataDir != "" {
+		bc = live.BrokerConfig{StoreOnly: true, DataDir: *dataDir, Name: "affect aggregate"}
+		if !flagSet(fs, "idle-timeout") {
+			*idle = 2 * time.Second
+		}
+	}
+	conn, err := live.Connect(ctx, bc)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	defer conn.Close()
 
-	stopDashboard, err := startDashboard(ctx, nc, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout)
+	stopDashboard, err := startDashboard(ctx, conn.NC, *httpAddr, *httpToken, flagSet(fs, "http"), *session, stdout)
 	if err != nil {
 		return err
 	}
@@ -107,72 +94,27 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !*quiet {
 		status = stdout
 	}
-	la, err := newLiveAggregation(js, *session, *name, cfg, *wait, *interval, status)
+	la, err := live.NewAggregation(conn.JS, live.AggregationConfig{Session: *session, Name: *name, Config: cfg, Wait: *wait,
+		Interval: *interval, Status: status, IdleTimeout: *idle, EndGrace: *endGrace})
 	if err != nil {
-		return err
+		return usageError("%v", err)
 	}
-	if err := la.run(ctx); err != nil {
+	if err := la.Run(ctx); err != nil {
 		if errors.Is(err, context.Canceled) {
-			st := la.cons.Stats()
-			fmt.Fprintf(stderr, "affect aggregate: stopped after %d frames; run it again to resume where it left off (durable consumer %s)\n", st.Frames, la.cons.Durable())
+			st := la.Consumer().Stats()
+			fmt.Fprintf(stderr, "affect aggregate: stopped after %d frames; run it again to resume where it left off (durable consumer %s)\n", st.Frames, la.Consumer().Durable())
 		}
 		return err
 	}
-	ls := la.finish()
-	la.report(ls, stdout, stderr, "affect aggregate")
-	if *out == "" {
-		return nil
-	}
-	return writeLiveResults(*out, *session, la.agg, ls, !*noPlot, *smoothWin, stdout)
-}
-
-// setDelivery copies the consumer's counts into the aggregator's summary.
-func setDelivery(agg *aggregate.Aggregator, cons *pipeline.Consumer) {
-	st := cons.Stats()
-	d := aggregate.Delivery{Started: cons.Start() != nil, Malformed: st.Malformed, UnknownSchema: st.UnknownSchema}
-	if e := cons.End(); e != nil {
-		d.Ended = true
-		d.PublishedFrames, d.UndeliveredFrames = e.Published, e.Undelivered
-	}
-	agg.SetDelivery(d)
-}
-
-func printStatus(w io.Writer, s aggregate.Summary) {
-	o, r := s.Overall, s.Rolling
-	t := 0.0
-	if o.ToMS != nil {
-		t = *o.ToMS / 1000
-	}
-	face := "n/a"
-	if o.FaceShare != nil {
-		face = fmt.Sprintf("%.0f%%", 100**o.FaceShare)
-	}
-	fmt.Fprintf(w, "t=%.1fs frames %d face %s mean %s rolling %s epochs %d\n", t, o.Frames, face, fmtPtr(o.Mean), fmtPtr(r.Mean), len(s.Epochs))
-}
-
-// writeLiveResults writes the per-frame CSV, the plot and, last, the summary
-// JSON (its presence means the results are complete), each atomically.
-func writeLiveResults(dir, session string, agg *aggregate.Aggregator, ls LiveSummary, plot bool, smoothWindow time.Duration, stdout io.Writer) error {
-	paths := export.PathsFor(dir, session)
-	frames := agg.Frames()
-	if err := smooth.Frames(frames, float64(smoothWindow)/float64(time.Millisecond)); err != nil {
-		return err
-	}
-	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
-		return err
-	}
-	if plot && len(frames) > 0 {
-		pm := make([]export.PlotMarker, len(ls.Epochs))
-		for i, e := range ls.Epochs {
-			pm[i] = export.PlotMarker{TimeMS: e.OnsetMS, Label: e.Label}
-		}
-		if err := export.WritePlot(paths.Plot, frames, export.PlotOptions{Title: session, Threshold: ls.Threshold, Markers: pm}); err != nil {
+	ls := la.Finish(-1, 5*time.Second)
+	la.Report(ls, stdout, stderr, "affect aggregate")
+	if *out != "" {
+		if err := la.WriteResults(*out, ls, !*noPlot, *smoothWin, stdout); err != nil {
 			return err
 		}
 	}
-	if err := export.WriteJSON(paths.Summary, ls); err != nil {
-		return err
+	if ls.Status == live.StatusIncomplete {
+		return fmt.Errorf("%w: %s", live.ErrIncomplete, ls.Why[0])
 	}
-	fmt.Fprintf(stdout, "wrote %s and %s\n", paths.Frames, paths.Summary)
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -28,9 +27,9 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// startDashboard serves the dashboard on addr until ctx ends. When the
-// address was not chosen explicitly and cannot be bound (another affect
-// serves it), the job goes on without a dashboard and says so.
+// startDashboard serves the dashboard on addr until ctx ends. An address
+// that cannot be bound is an error, also the default one (another affect
+// may serve it): the job does not run on with a dashboard nobody can see.
 func startDashboard(ctx context.Context, nc *nats.Conn, addr, token string, explicit bool, session string, stdout io.Writer) (stop func(), err error) {
 	if addr == "off" || addr == "" {
 		return func() {}, nil
@@ -47,11 +46,10 @@ func startDashboard(ctx context.Context, nc *nats.Conn, addr, token string, expl
 	}
 	url, err := dash.Start(ctx)
 	if err != nil {
-		if explicit {
-			return nil, fmt.Errorf("dashboard: %w (choose another --http address, or --http off)", err)
+		if !explicit {
+			return nil, fmt.Errorf("dashboard: cannot serve on the default address %s: %w (another affect may serve it there: open that one, or give --http ADDR for another address, or --http off)", addr, err)
 		}
-		slog.Warn("no dashboard: the default address is busy (another affect may serve it); use --http ADDR", "addr", addr, "err", err)
-		return func() {}, nil
+		return nil, fmt.Errorf("dashboard: %w (choose another --http address, or --http off)", err)
 	}
 	fmt.Fprintf(stdout, "dashboard: %s/session/%s\n", strings.TrimRight(url, "/"), session)
 	return func() { dash.Close() }, nil

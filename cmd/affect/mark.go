@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/affectlab/affect/live"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/broker"
 	"github.com/affectlab/affect/record"
@@ -74,20 +75,14 @@ func (nf *natsFlags) options(name string) []broker.Option {
 	return opts
 }
 
+// brokerConfig is the live.BrokerConfig of --nats (or of the default URL of
+// a running session's embedded broker).
+func (nf *natsFlags) brokerConfig(name string) live.BrokerConfig {
+	return live.BrokerConfig{URL: nf.url, DefaultURL: nf.url == "", Name: name, Options: nf.options(name)[1:]}
+}
+
 // connect connects to --nats, or to the default URL of a running session's
 // embedded broker, and returns the connection and its JetStream context.
-// connectStreams connects and creates or updates affect's JetStream streams.
-func (nf *natsFlags) connectStreams(ctx context.Context, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, js, err := nf.connect(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return nc, js, nil
-}
 
 func (nf *natsFlags) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 	url := nf.url

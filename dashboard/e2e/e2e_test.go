@@ -87,7 +87,7 @@ func (e *env) aggregate(t *testing.T, session string, interval time.Duration) {
 			case <-tick.C:
 			}
 			if agg.Len() > 0 {
-				pipeline.PublishSummary(ctx, e.js, session, agg.Summary())
+				func() error { s := agg.Summary(); return pipeline.PublishSummary(ctx, e.js, session, &s) }()
 			}
 		}
 	}()
