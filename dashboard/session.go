@@ -93,7 +93,7 @@ type session struct {
 func newSession(name string, o *options) *session {
 	return &session{
 		name:       name,
-		state:      pipeline.NewSessionState(name),
+		state:      pipeline.NewViewerState(name),
 		ver:        1, // 0 means "nothing sent yet" to update
 		changed:    make(chan struct{}),
 		overview:   newPyramid(o.baseBinMS, o.maxPoints),
@@ -116,7 +116,7 @@ func (s *session) checker() *pipeline.SessionState {
 func (s *session) resetChecks() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state = pipeline.NewSessionState(s.name)
+	s.state = pipeline.NewViewerState(s.name)
 }
 
 // bump records a change; the caller holds mu.

@@ -133,6 +133,8 @@ var ErrRejected = errors.New("rejected message")
 type SessionState struct {
 	session string
 
+	lenient bool
+
 	mu     sync.Mutex
 	start  *SessionStart
 	ends   []SessionEnd // ends with the session's token, in arrival order
@@ -143,6 +145,17 @@ type SessionState struct {
 // NewSessionState returns the state of session before any message.
 func NewSessionState(session string) *SessionState {
 	return &SessionState{session: session, counts: SessionCounts{MaxFrame: -1}}
+}
+
+// NewViewerState returns the state of a viewer (the dashboard) that may
+// join a session after its start or watch a server without JetStream:
+// frames that arrive before any session_start are checked only with what
+// needs no session (finite values in range, probabilities, box) instead of
+// being rejected; once the start arrived every check applies.
+func NewViewerState(session string) *SessionState {
+	s := NewSessionState(session)
+	s.lenient = true
+	return s
 }
 
 // Start returns the session_start payload, nil before it arrived.
@@ -247,13 +260,16 @@ func (s *SessionState) Handle(subject string, data []byte, header nats.Header, s
 		if err != nil {
 			return s.skipLocked(err)
 		}
-		if s.start == nil {
+		start := s.start
+		switch {
+		case start == nil && !s.lenient:
 			return s.rejectLocked(RejectNoStart, fmt.Errorf("frame %d arrived before the session_start", f.Frame))
-		}
-		if tok := s.start.Token; tok != "" && header.Get(TokenHeader) != tok {
+		case start == nil:
+			start = &SessionStart{Source: f.Source}
+		case start.Token != "" && header.Get(TokenHeader) != start.Token:
 			return s.rejectLocked(RejectBadToken, fmt.Errorf("frame %d does not carry the session's token", f.Frame))
 		}
-		if reason, err := s.start.check(&f, stored); err != nil {
+		if reason, err := start.check(&f, stored); err != nil {
 			return s.rejectLocked(reason, err)
 		}
 		if s.seen.has(f.Frame) {
