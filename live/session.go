@@ -161,9 +161,10 @@ func RunSession(ctx context.Context, cfg SessionConfig) (SessionResult, error) {
 	}
 
 	token := pipeline.NewSessionToken()
+	endKey, endKeyHash := pipeline.NewEndKey()
 	started := time.Now()
 	start := pipeline.SessionStart{Participant: cfg.Participant, Source: info.Name, FPS: info.FPS, StartedUnixNano: started.UnixNano(),
-		Token: token, Model: cfg.Scorer.Model, ModelVersion: version, Backend: cfg.Scorer.Backend,
+		Token: token, EndKeyHash: endKeyHash, Model: cfg.Scorer.Model, ModelVersion: version, Backend: cfg.Scorer.Backend,
 		Realtime: info.Kind == capture.KindCamera || info.Kind == capture.KindStream || (info.Kind == capture.KindFile && cfg.Realtime)}
 	if info.Kind == capture.KindFile && info.FrameCount > 0 {
 		start.FrameCount = info.FrameCount
@@ -251,7 +252,7 @@ func RunSession(ctx context.Context, cfg SessionConfig) (SessionResult, error) {
 		reason = runErr.Error()
 	}
 	end := pipeline.SessionEnd{Frames: int(stats.Frames), Published: rep.Published, Undelivered: rep.Undelivered,
-		EndedUnixNano: time.Now().UnixNano(), Reason: reason, Token: token}
+		EndedUnixNano: time.Now().UnixNano(), Reason: reason, Token: token, EndKey: endKey}
 	if lastFrame >= 0 {
 		end.LastFrame = &lastFrame
 	}

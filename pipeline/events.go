@@ -63,6 +63,11 @@ type SessionStart struct {
 	// publisher is rejected and cannot block the real one. Empty: a session
 	// started without one (not by affect session); nothing is checked.
 	Token string `json:"token,omitempty"`
+	// EndKeyHash is the hex SHA-256 of the key the session_end will reveal
+	// (SessionEnd.EndKey; NewEndKey makes both). Whoever can read the
+	// session_start cannot forge its end: the key is secret until the real
+	// end is stored.
+	EndKeyHash string `json:"end_key_hash,omitempty"`
 	// Realtime is true when frames are produced at the source's pace (a
 	// camera, a stream, a file played at its frame rate): frame numbers and
 	// media times are then bounded by the wall time since StartedUnixNano.
@@ -95,6 +100,8 @@ type SessionEnd struct {
 	LastFrame *int64 `json:"last_frame,omitempty"`
 	// Token is the session's token (SessionStart.Token).
 	Token string `json:"token,omitempty"`
+	// EndKey is the secret whose SHA-256 the session_start announced.
+	EndKey string `json:"end_key,omitempty"`
 }
 
 // Event is the message published on affect.<session>.events. Type says which

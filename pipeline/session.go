@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +29,17 @@ func NewSessionToken() string {
 	return hex.EncodeToString(b[:])
 }
 
+// NewEndKey returns a fresh end key and its hash for SessionStart.EndKeyHash.
+func NewEndKey() (key, hash string) {
+	key = NewSessionToken()
+	return key, endKeyHash(key)
+}
+
+func endKeyHash(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
 // Rejection reasons: why a message that parsed was not used. They are the
 // keys of SessionCounts.Rejected.
 const (
@@ -50,7 +62,7 @@ const (
 	// 30 frames/s); it also bounds the memory of the set of frames seen (8 MB).
 	MaxFrameNumber = 1 << 26
 	// clockSlackMS is added to the elapsed wall time for real-time sources.
-	clockSlackMS = 5000
+	clockSlackMS = 2000
 	// probSumTolerance: the 7 probabilities must sum to 1 within it.
 	probSumTolerance = 0.02
 )
@@ -307,6 +319,9 @@ func (s *SessionState) Handle(subject string, data []byte, header nats.Header, s
 			}
 			if tok := s.start.Token; tok != "" && ev.End.Token != tok {
 				return s.rejectLocked(RejectBadToken, errors.New("session_end without the session's token"))
+			}
+			if h := s.start.EndKeyHash; h != "" && endKeyHash(ev.End.EndKey) != h {
+				return s.rejectLocked(RejectBadToken, errors.New("session_end without the key its session_start announced"))
 			}
 			s.counts.Events++
 			s.ends = append(s.ends, *ev.End)
