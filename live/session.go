@@ -106,6 +106,9 @@ type SessionResult struct {
 	Publish pipeline.PublishReport
 	// Summary is the live summary (nil with NoAggregate).
 	Summary *Summary
+	// AfterCapture is how long the session took after its capture ended
+	// (draining, the session_end, the aggregation's last frames, the files).
+	AfterCapture time.Duration
 }
 
 // RunSession runs a live session: opens the source, starts (or reaches) the
@@ -117,8 +120,7 @@ type SessionResult struct {
 // error is nil only when the job succeeded: every captured frame published
 // and (when aggregating) in the result; otherwise it says what is missing
 // and why (wrapping ErrIncomplete, pipeline.ErrUndelivered or the capture's error).
-func RunSession(ctx context.Context, cfg SessionConfig) (SessionResult, error) {
-	var res SessionResult
+func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err error) {
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}
@@ -222,6 +224,8 @@ func RunSession(ctx context.Context, cfg SessionConfig) (SessionResult, error) {
 		return fmt.Errorf("publishing frame %d: %w", f.Frame, err)
 	})
 	res.Capture = stats
+	captureEnded := time.Now()
+	defer func() { res.AfterCapture = time.Since(captureEnded) }()
 	interrupted := errors.Is(runErr, context.Canceled)
 	if interrupted {
 		drain = min(drain, interruptedDrain)
@@ -240,10 +244,6 @@ func RunSession(ctx context.Context, cfg SessionConfig) (SessionResult, error) {
 	rep, closeErr := pub.Close(cctx)
 	stopProgress()
 	cancel()
-	res.Publish = rep
-	if rep.Undelivered > 0 {
-		metrics.FramesUndelivered(cfg.Session, rep.Undelivered)
-	}
 	reason := "completed"
 	switch {
 	case interrupted:
@@ -251,12 +251,19 @@ func RunSession(ctx context.Context, cfg SessionConfig) (SessionResult, error) {
 	case runErr != nil:
 		reason = runErr.Error()
 	}
+	// A frame captured while the capture was being stopped may never have
+	// reached the publisher: it is undelivered too.
+	rep.Undelivered = max(rep.Undelivered, int(stats.Frames)-rep.Published)
+	res.Publish = rep
+	if rep.Undelivered > 0 {
+		metrics.FramesUndelivered(cfg.Session, rep.Undelivered)
+	}
 	end := pipeline.SessionEnd{Frames: int(stats.Frames), Published: rep.Published, Undelivered: rep.Undelivered,
 		EndedUnixNano: time.Now().UnixNano(), Reason: reason, Token: token, EndKey: endKey}
 	if lastFrame >= 0 {
 		end.LastFrame = &lastFrame
 	}
-	ectx, cancel := context.WithTimeout(context.Background(), remaining(500*time.Millisecond))
+	ectx, cancel := context.WithTimeout(context.Background(), remaining(300*time.Millisecond))
 	endErr := pipeline.PublishEvent(ectx, js, pipeline.NewEndEvent(cfg.Session, end))
 	cancel()
 	fmt.Fprintf(stdout, "captured and scored %d frames (%d with a face) in %s; %d published, %d undelivered\n",
@@ -287,6 +294,9 @@ func RunSession(ctx context.Context, cfg SessionConfig) (SessionResult, error) {
 			fmt.Fprintf(stderr, "affect session: the aggregation did not receive the whole session within --drain-timeout %s\n", drain)
 		}
 		ls := la.Finish(int(stats.Frames), remaining(200*time.Millisecond))
+		if endErr != nil && rep.Undelivered > 0 {
+			ls.Why = append(ls.Why, fmt.Sprintf("%d frames could not be delivered to NATS (broker unreachable), and the session_end could not be stored", rep.Undelivered))
+		}
 		res.Summary = &ls
 		la.Report(ls, stdout, stderr, "affect session")
 		if p50, p99, n := la.Latency(); n > 0 {

@@ -164,6 +164,7 @@ type Publisher struct {
 	idle     chan struct{} // closed and replaced when buffer becomes empty
 	freed    chan struct{} // closed and replaced when in-flight frames finish
 	done     chan struct{}
+	stop     chan struct{} // closed when sending stops
 }
 
 // NewPublisher returns a Publisher on the connection nc. The AFFECT stream
@@ -175,7 +176,7 @@ func NewPublisher(nc *nats.Conn, opts ...PublisherOption) (*Publisher, error) {
 	p := &Publisher{
 		log: slog.Default(), bufMax: 9000, maxInFlight: 256,
 		ackTimeout: 2 * time.Second, retryWait: 100 * time.Millisecond,
-		wake: make(chan struct{}, 1), done: make(chan struct{}), idle: make(chan struct{}), freed: make(chan struct{}),
+		wake: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{}), idle: make(chan struct{}), freed: make(chan struct{}),
 	}
 	for _, o := range opts {
 		if err := o(p); err != nil {
@@ -282,7 +283,10 @@ func (p *Publisher) sendLoop() {
 		}
 		if wait := p.backoff; wait > 0 {
 			p.mu.Unlock()
-			time.Sleep(wait)
+			select {
+			case <-time.After(wait):
+			case <-p.stop:
+			}
 			p.mu.Lock()
 			if p.stopSend {
 				p.mu.Unlock()
@@ -378,6 +382,10 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	}
 }
 
+// inflightGrace is how long Close waits for in-flight acknowledgments
+// after its context ended.
+const inflightGrace = 100 * time.Millisecond
+
 // Close stops accepting frames, keeps retrying until every buffered frame is
 // acknowledged or ctx ends, and reports the counts. The error wraps
 // ErrUndelivered when Undelivered > 0. Close does not close the connection.
@@ -390,13 +398,16 @@ func (p *Publisher) Close(ctx context.Context) (PublishReport, error) {
 		flushErr := p.Flush(ctx)
 		p.mu.Lock()
 		p.stopSend = true
+		close(p.stop)
 		p.signal()
 		p.mu.Unlock()
 		<-p.done
 		if flushErr != nil {
-			// Let in-flight publishes resolve (each within the ack timeout),
-			// so that every frame is counted exactly once.
-			for {
+			// Give in-flight publishes a last moment to resolve; those still
+			// unacknowledged after it are reported as unsent (Close is
+			// bounded by ctx: a broker gone for good must not hold it).
+			last := time.After(inflightGrace)
+			for wait := true; wait; {
 				p.mu.Lock()
 				n := p.inflight
 				idle := p.idle
@@ -407,6 +418,8 @@ func (p *Publisher) Close(ctx context.Context) (PublishReport, error) {
 				select {
 				case <-idle:
 				case <-time.After(10 * time.Millisecond):
+				case <-last:
+					wait = false
 				}
 			}
 		}
