@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/internal/natstest"
+	"github.com/affectlab/affect/internal/testenv"
+	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/record"
 
 	"github.com/affectlab/affect/export"
@@ -124,4 +128,76 @@ func TestMarkAndAggregate(t *testing.T) {
 		t.Errorf("aggregate from the data dir differs: %d frames, %d epochs", ls2.Overall.Frames, len(ls2.Epochs))
 	}
 	t.Logf("aggregate --data-dir took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// Defect 5: a session whose publisher crashed (no session_end; its embedded
+// broker died with it) is finished by `affect aggregate --data-dir` as
+// incomplete with every frame that was stored, after a bounded idle time,
+// saying so and exiting 1 (it used to wait forever and write nothing).
+func TestAggregateCrashedSession(t *testing.T) {
+	dataDir := t.TempDir()
+	nb := natstest.Start(t, dataDir)
+	ctx := context.Background()
+	const session = "crashed"
+	src, err := capture.Open(testenv.Sample(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	info := src.Info()
+	tok := pipeline.NewSessionToken()
+	_, endHash := pipeline.NewEndKey()
+	if err := pipeline.StartSession(ctx, nb.JS, session, pipeline.SessionStart{Source: info.Name, FPS: info.FPS, FrameCount: info.FrameCount, Token: tok, EndKeyHash: endHash}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := pipeline.NewPublisher(nb.NC, pipeline.WithSessionToken(tok), pipeline.WithPublisherLogger(natstest.Quiet))
+	const crashAt = 60 // frames published before the crash
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	n := 0
+	_, err = score.Run(sctx, src, score.Config{Session: session, Source: info.Name, Workers: 1}, func(f record.FrameScore) error {
+		if n == crashAt {
+			stop()
+			return context.Canceled
+		}
+		n++
+		return pub.Process(ctx, f)
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("scoring: %v", err)
+	}
+	if rep, err := pub.Close(ctx); err != nil || rep.Published != crashAt {
+		t.Fatalf("published %+v, %v", rep, err)
+	}
+	nb.Close() // the process (and its broker) died: no session_end
+
+	out := t.TempDir()
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		code, o, e := affect(t, "aggregate", "--http", "off", "--quiet", "--data-dir", dataDir, "--session", session, "--out", out)
+		done <- result{code, o, e}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("affect aggregate --data-dir of a crashed session did not finish within 60 s")
+	}
+	if r.code != 1 || !strings.Contains(r.errOut, "incomplete") || !strings.Contains(r.errOut, "no session_end") {
+		t.Errorf("exit %d, stderr does not say incomplete and why:\n%s%s", r.code, r.out, r.errOut)
+	}
+	var ls LiveSummary
+	readJSON(t, export.PathsFor(out, session).Summary, &ls)
+	if ls.Status != "incomplete" || ls.Overall.Frames != crashAt || len(ls.Why) == 0 || ls.Delivery == nil || ls.Delivery.Idle == "" {
+		t.Errorf("summary: status %q, %d frames (want %d), why %q", ls.Status, ls.Overall.Frames, crashAt, ls.Why)
+	}
+	if rows := readCSV(t, export.PathsFor(out, session).Frames); len(rows) != crashAt+1 {
+		t.Errorf("frames CSV has %d rows, want %d + header", len(rows), crashAt)
+	}
+	t.Logf("finished in %v: %q", time.Since(start).Round(time.Millisecond), ls.Why)
 }
