@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,6 +154,10 @@ type Consumer struct {
 
 	// afterProcess, for tests, runs after a message is processed and before its ack.
 	afterProcess func(seq uint64)
+	// skipAck, for tests, leaves a message unacknowledged; ackWait (default
+	// 30s) is when the broker redelivers it.
+	skipAck func(seq uint64) bool
+	ackWait time.Duration
 }
 
 // NewConsumer returns a consumer of session that feeds sink.
@@ -238,7 +243,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		FilterSubjects: c.filters(),
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        cmp.Or(c.ackWait, 30*time.Second),
 		MaxAckPending:  4096,
 	})
 	if err != nil {
@@ -319,6 +324,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.process(msg.Subject(), msg.Data(), msg.Headers(), meta.Timestamp, seq, false)
 		if c.afterProcess != nil {
 			c.afterProcess(seq)
+		}
+		if c.skipAck != nil && c.skipAck(seq) {
+			continue
 		}
 		if err := msg.Ack(); err != nil {
 			c.log.Warn("consumer: ack failed; the message will be redelivered and skipped", "seq", seq, "err", err)

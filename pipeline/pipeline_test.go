@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -505,5 +506,76 @@ func TestPublisherBlockWhenFull(t *testing.T) {
 	}
 	if n := streamFrameCount(t, js, "block"); n != 19 {
 		t.Errorf("stream holds %d frames, want 19", n)
+	}
+}
+
+// TestRedeliveryCountedOnce: acknowledgments lost, the broker redelivers
+// messages; they are neither counted again as frames (ConsumerStats.Frames,
+// the consumer.frames metric and the latency figure come from WithOnFrame)
+// nor fed twice, and they are counted as redelivered.
+func TestRedeliveryCountedOnce(t *testing.T) {
+	srv := startServer(t, t.TempDir(), -1)
+	nc, js := connect(t, srv.ClientURL())
+	const session = "redeliver"
+	frames := makeFrames(session, 50)
+	ctx := context.Background()
+	if err := pipeline.StartSession(ctx, js, session, pipeline.SessionStart{Source: "video.mp4"}); err != nil {
+		t.Fatal(err)
+	}
+	publishFrames(t, nc, frames)
+	publishEvent(t, js, endEvent(session, len(frames)))
+	agg, _ := aggregate.New(aggregate.DefaultConfig())
+	onFrame := 0
+	c, err := pipeline.NewConsumer(js, session, agg, pipeline.WithConsumerLogger(quiet),
+		pipeline.WithOnFrame(func(record.FrameScore) { onFrame++ }), pipeline.WithStopAtEnd(false), pipeline.WithIdleTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := map[uint64]bool{}
+	pipeline.SetSkipAck(c, 500*time.Millisecond, func(seq uint64) bool {
+		if seq%10 == 5 && !skipped[seq] {
+			skipped[seq] = true
+			return true
+		}
+		return false
+	})
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := c.Run(rctx); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Stats()
+	if st.Frames != len(frames) || onFrame != len(frames) || st.Redelivered < len(skipped) || agg.Summary().DuplicateFrames != 0 {
+		t.Errorf("frames %d, onFrame %d, redelivered %d (%d acks lost), duplicates fed %d; want %d, %d, >=%d, 0",
+			st.Frames, onFrame, st.Redelivered, len(skipped), agg.Summary().DuplicateFrames, len(frames), len(frames), len(skipped))
+	}
+}
+
+// TestStartSessionRace: two publishers start the same session at once;
+// the broker lets exactly one of them in.
+func TestStartSessionRace(t *testing.T) {
+	srv := startServer(t, t.TempDir(), -1)
+	_, js := connect(t, srv.ClientURL())
+	ctx := context.Background()
+	for i := range 20 {
+		session := fmt.Sprintf("race%d", i)
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- pipeline.StartSession(ctx, js, session, pipeline.SessionStart{Source: "x"}) }()
+		}
+		ok, taken := 0, 0
+		for range 2 {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case errors.Is(err, pipeline.ErrSessionExists):
+				taken++
+			default:
+				t.Fatal(err)
+			}
+		}
+		if ok != 1 || taken != 1 {
+			t.Fatalf("session %s: %d starts succeeded, %d refused; want 1 and 1", session, ok, taken)
+		}
 	}
 }

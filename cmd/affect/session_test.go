@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/export"
+	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/testenv"
 )
 
@@ -87,6 +91,9 @@ func TestSessionBadInput(t *testing.T) {
 		{"unreachable NATS", []string{"--nats", "nats://127.0.0.1:1"}, 1, "127.0.0.1:1"},
 		{"unsupported URL", []string{"--source", "gopher://x"}, 1, "unsupported input"},
 		{"positional argument", []string{"video.mp4"}, 2, "--source"},
+		// Reported at the start (it used to be reported after the whole session).
+		{"unwritable out", []string{"--out", "/proc/self"}, 1, "cannot be written"},
+		{"no-aggregate with out", []string{"--no-aggregate", "--out", dir}, 2, "--no-aggregate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,5 +118,24 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// The dashboard's default address taken by another program is an error, not
+// a dashboard nobody sees.
+func TestDashboardDefaultAddressBusy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	nb := natstest.Start(t, t.TempDir())
+	stop, err := startDashboard(context.Background(), nb.NC, l.Addr().String(), "", false, "s", io.Discard)
+	if err == nil {
+		stop()
+		t.Fatal("the dashboard started on a busy default address without an error")
+	}
+	if !strings.Contains(err.Error(), "--http") {
+		t.Errorf("error does not say what to do: %v", err)
 	}
 }
