@@ -13,8 +13,8 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/testenv"
-	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/record"
+	"github.com/affectlab/affect/score"
 
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/pipeline"
