@@ -284,13 +284,19 @@
     document.body.dataset.points = String(ov.length + rc.length);
     renderTables();
     const sk = info.skipped || {};
-    const skipped = Object.entries(sk).filter(([, n]) => n > 0).map(([k, n]) => n + ' ' + k.replace('_', ' ')).join(', ');
+    const counts = Object.entries(sk).filter(([k, n]) => k !== 'rejected' && n > 0);
+    Object.entries(sk.rejected || {}).forEach(([k, n]) => counts.push(['rejected ' + k, n]));
+    const skipped = counts.map(([k, n]) => n + ' ' + k.replaceAll('_', ' ')).join(', ');
     const dl = sum && sum.delivery;
+    const rej = dl && dl.rejected_total ? ('aggregator rejected ' + dl.rejected_total + ' messages (' +
+      Object.entries(dl.rejected || {}).map(([k, n]) => n + ' ' + k.replaceAll('_', ' ')).join(', ') + ')') : '';
     $('footer').textContent = [
       info.frames + ' frames received (' + info.face_frames + ' with a face' + (info.error_frames ? ', ' + info.error_frames + ' not scored' : '') + ')',
       'page holds ' + (ov.length + rc.length) + ' points',
       state.updates + ' updates, ' + (state.bytes / 1024).toFixed(1) + ' KiB received',
       skipped && ('skipped: ' + skipped),
+      rej,
+      sum && sum.model && ('model ' + sum.model + ' ' + (sum.model_version || '') + ' (' + (sum.backend || '') + ')'),
       dl && dl.ended && ('publisher: ' + dl.published_frames + ' published, ' + dl.undelivered_frames + ' undelivered, ' + dl.missing_frames + ' missing'),
       info.end && ('ended: ' + (info.end.reason || '')),
     ].filter(Boolean).join(' · ');
