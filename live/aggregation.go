@@ -64,6 +64,9 @@ type AggregationConfig struct {
 	Status io.Writer
 	// IdleTimeout and EndGrace: see pipeline.WithIdleTimeout and WithEndGrace.
 	IdleTimeout, EndGrace time.Duration
+	// KeepFrames keeps every frame for WriteResults (aggregate.WithFrames);
+	// without it memory holds only the statistics' compact points.
+	KeepFrames bool
 }
 
 // Aggregation is a durable consumer of a session feeding an Aggregator and
@@ -84,7 +87,11 @@ func NewAggregation(js jetstream.JetStream, cfg AggregationConfig) (*Aggregation
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
 	}
-	agg, err := aggregate.New(cfg.Config, aggregate.WithSession(cfg.Session, ""))
+	aopts := []aggregate.Option{aggregate.WithSession(cfg.Session, "")}
+	if cfg.KeepFrames {
+		aopts = append(aopts, aggregate.WithFrames())
+	}
+	agg, err := aggregate.New(cfg.Config, aopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +289,9 @@ func (a *Aggregation) Latency() (p50, p99 time.Duration, n int) { return a.lat.p
 // WriteResults writes the per-frame CSV, the plot and, last, the summary
 // JSON (its presence means the files are all there), each atomically.
 func (a *Aggregation) WriteResults(dir string, ls Summary, plot bool, smoothWindow time.Duration, stdout io.Writer) error {
+	if !a.cfg.KeepFrames {
+		return errors.New("live: WriteResults of an aggregation made without KeepFrames")
+	}
 	paths := export.PathsFor(dir, a.cfg.Session)
 	frames := a.agg.Frames()
 	if err := smooth.Frames(frames, float64(smoothWindow)/float64(time.Millisecond)); err != nil {

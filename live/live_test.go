@@ -245,7 +245,7 @@ func TestForgedEndAndHostileFrames(t *testing.T) {
 
 	// A second aggregator, reading the stored session from the start (the
 	// forged end comes before most frames there), reaches the same result.
-	agg, err := live.NewAggregation(nb.JS, live.AggregationConfig{Session: session, Name: "second", Config: aggregate.DefaultConfig(), EndGrace: 5 * time.Second})
+	agg, err := live.NewAggregation(nb.JS, live.AggregationConfig{Session: session, Name: "second", Config: aggregate.DefaultConfig(), EndGrace: 5 * time.Second, KeepFrames: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,7 +189,7 @@ func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err 
 	aggCtx, stopAgg := context.WithCancel(context.Background())
 	defer stopAgg()
 	if !cfg.NoAggregate {
-		la, err = NewAggregation(js, AggregationConfig{Session: cfg.Session, Name: "session", Config: cfg.Aggregation, Interval: time.Second, Status: cfg.Status})
+		la, err = NewAggregation(js, AggregationConfig{Session: cfg.Session, Name: "session", Config: cfg.Aggregation, Interval: time.Second, Status: cfg.Status, KeepFrames: cfg.Out != ""})
 		if err != nil {
 			return res, fmt.Errorf("%w: %v", ErrConfig, err)
 		}

@@ -277,7 +277,7 @@ func LoadSession(ctx context.Context, js jetstream.JetStream, session string) (*
 			cfg = configOf(last)
 		}
 	}
-	agg, err := aggregate.New(cfg, aggregate.WithSession(session, ""))
+	agg, err := aggregate.New(cfg, aggregate.WithSession(session, ""), aggregate.WithFrames())
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		status = stdout
 	}
 	la, err := live.NewAggregation(conn.JS, live.AggregationConfig{Session: *session, Name: *name, Config: cfg, Wait: *wait,
-		Interval: *interval, Status: status, IdleTimeout: *idle, EndGrace: *endGrace})
+		Interval: *interval, Status: status, IdleTimeout: *idle, EndGrace: *endGrace, KeepFrames: *out != ""})
 	if err != nil {
 		return usageError("%v", err)
 	}

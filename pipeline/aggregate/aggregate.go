@@ -267,27 +267,88 @@ type Summary struct {
 	Delivery         *Delivery `json:"delivery,omitempty"`
 }
 
-type frameKey struct {
-	source string
-	frame  int64
+// point is what the statistics need of a frame: 32 bytes, whatever the
+// frame carries (faces, probabilities, quality, strings).
+type point struct {
+	media float64
+	frame int64
+	h     float64 // happiness of the primary face (when pFace)
+	src   int32   // index in Aggregator.sources
+	flags uint8
+}
+
+const (
+	pFace uint8 = 1 << iota // a face frame (FaceFound with a primary face)
+	pLow                    // its face fails the quality rule
+	pErr                    // the frame carries an Error
+)
+
+// happy returns the point's happiness when it counts as a face frame.
+func (p *point) happy(excludeLow bool) (float64, bool) {
+	if p.flags&pFace == 0 || (excludeLow && p.flags&pLow != 0) {
+		return 0, false
+	}
+	return p.h, true
 }
 
 // Aggregator accumulates frames and markers. It is safe for concurrent use.
+//
+// Memory: the statistics keep the exact median, so they need every face
+// frame's value; the aggregator holds one compact point (32 bytes) per
+// distinct frame plus one bit per frame number for de-duplication, not the
+// frames: a two-hour session at 30 frames/s holds about 7 MB. WithFrames
+// also keeps the whole frames (for the per-frame result files).
 type Aggregator struct {
-	cfg Config
+	cfg        Config
+	keepFrames bool
 
 	mu sync.Mutex
-	// frames are the distinct frames, kept sorted by frameLess.
-	frames      []record.FrameScore
-	seen        map[frameKey]struct{}
-	markers     []Marker
-	markerSet   map[Marker]bool
-	dupFrames   int
-	dupMarkers  int
-	session     string
-	participant string
-	model       [3]string // model, version, backend
-	delivery    *Delivery
+	// points are the distinct frames' points, kept sorted by (media time,
+	// source, frame); frames, with WithFrames, the frames in the same order.
+	points  []point
+	frames  []record.FrameScore
+	sources []string
+	srcIdx  map[string]int32
+	seen    []bitset          // per source: frame numbers added
+	seenBig map[[2]int64]bool // frame numbers outside the bitset's range
+	// first is the point of the earliest frame (in order) that named a
+	// session and participant (the Summary's defaults).
+	firstSession, firstParticipant     string
+	firstSessionAt, firstParticipantAt *point
+	errFrames, lowFrames               int
+	markers                            []Marker
+	markerSet                          map[Marker]bool
+	dupFrames                          int
+	dupMarkers                         int
+	session                            string
+	participant                        string
+	model                              [3]string // model, version, backend
+	delivery                           *Delivery
+	cached                             *Summary // the last Summary, until something changes
+}
+
+// maxBitsetFrame bounds the frame numbers de-duplicated by bitset (64 MB of bits at most).
+const maxBitsetFrame = 1 << 29
+
+type bitset []uint64
+
+func (b bitset) has(i int64) bool {
+	w := i / 64
+	return w < int64(len(b)) && b[w]&(1<<(uint64(i)%64)) != 0
+}
+
+func (b *bitset) set(i int64) {
+	w := i / 64
+	for int64(len(*b)) <= w {
+		*b = append(*b, 0)
+	}
+	(*b)[w] |= 1 << (uint64(i) % 64)
+}
+
+// WithFrames keeps every distinct frame (Frames), for writing the per-frame
+// result files; without it the aggregator keeps only the statistics' points.
+func WithFrames() Option {
+	return func(a *Aggregator) error { a.keepFrames = true; return nil }
 }
 
 // Option configures an Aggregator.
@@ -312,7 +373,7 @@ func New(cfg Config, opts ...Option) (*Aggregator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Aggregator{cfg: cfg, seen: map[frameKey]struct{}{}, markerSet: map[Marker]bool{}}
+	a := &Aggregator{cfg: cfg, srcIdx: map[string]int32{}, markerSet: map[Marker]bool{}}
 	for _, o := range opts {
 		if err := o(a); err != nil {
 			return nil, err
@@ -327,21 +388,79 @@ func (a *Aggregator) Config() Config { return a.cfg }
 // Add adds a frame. A repeat of an already added (source, frame) is ignored
 // and counted in DuplicateFrames; frames may arrive in any order.
 func (a *Aggregator) Add(f record.FrameScore) {
-	k := frameKey{f.Source, f.Frame}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, dup := a.seen[k]; dup {
-		a.dupFrames++
-		return
+	src, ok := a.srcIdx[f.Source]
+	if !ok {
+		src = int32(len(a.sources))
+		a.sources = append(a.sources, f.Source)
+		a.srcIdx[f.Source] = src
+		a.seen = append(a.seen, nil)
 	}
-	a.seen[k] = struct{}{}
-	n := len(a.frames)
-	if n == 0 || frameLess(&a.frames[n-1], &f) {
-		a.frames = append(a.frames, f) // the usual case: frames arrive in order
-		return
+	if f.Frame >= 0 && f.Frame < maxBitsetFrame {
+		if a.seen[src].has(f.Frame) {
+			a.dupFrames++
+			return
+		}
+		a.seen[src].set(f.Frame)
+	} else {
+		k := [2]int64{int64(src), f.Frame}
+		if a.seenBig[k] {
+			a.dupFrames++
+			return
+		}
+		if a.seenBig == nil {
+			a.seenBig = map[[2]int64]bool{}
+		}
+		a.seenBig[k] = true
 	}
-	i := sort.Search(n, func(i int) bool { return frameLess(&f, &a.frames[i]) })
-	a.frames = slices.Insert(a.frames, i, f)
+	a.cached = nil
+	p := point{media: f.MediaMS, frame: f.Frame, src: src}
+	if h, ok := f.Happiness(); ok {
+		p.flags |= pFace
+		p.h = h
+		if f.Primary.Quality != nil && f.Primary.Quality.Low {
+			p.flags |= pLow
+			a.lowFrames++
+		}
+	}
+	if f.Error != "" {
+		p.flags |= pErr
+		a.errFrames++
+	}
+	n := len(a.points)
+	i := n
+	if n > 0 && !a.less(&a.points[n-1], &p) {
+		i = sort.Search(n, func(i int) bool { return a.less(&p, &a.points[i]) })
+	}
+	if i == n {
+		a.points = append(a.points, p) // the usual case: frames arrive in order
+	} else {
+		a.points = slices.Insert(a.points, i, p)
+	}
+	if a.keepFrames {
+		f.Faces = slices.Clone(f.Faces)
+		a.frames = slices.Insert(a.frames, i, f)
+	}
+	if f.Session != "" && (a.firstSessionAt == nil || a.less(&p, a.firstSessionAt)) {
+		pp := p
+		a.firstSession, a.firstSessionAt = f.Session, &pp
+	}
+	if f.Participant != "" && (a.firstParticipantAt == nil || a.less(&p, a.firstParticipantAt)) {
+		pp := p
+		a.firstParticipant, a.firstParticipantAt = f.Participant, &pp
+	}
+}
+
+// less orders points by media time, then source, then frame index.
+func (a *Aggregator) less(x, y *point) bool {
+	if x.media != y.media {
+		return x.media < y.media
+	}
+	if x.src != y.src {
+		return a.sources[x.src] < a.sources[y.src]
+	}
+	return x.frame < y.frame
 }
 
 // AddMarker adds a marker. An identical marker (same onset, label and
@@ -349,6 +468,7 @@ func (a *Aggregator) Add(f record.FrameScore) {
 func (a *Aggregator) AddMarker(m Marker) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.cached = nil
 	if a.markerSet[m] {
 		a.dupMarkers++
 		return
@@ -361,6 +481,7 @@ func (a *Aggregator) AddMarker(m Marker) {
 func (a *Aggregator) SetMeta(session, participant string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.cached = nil
 	if session != "" {
 		a.session = session
 	}
@@ -373,6 +494,7 @@ func (a *Aggregator) SetMeta(session, participant string) {
 func (a *Aggregator) SetModel(model, version, backend string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.cached = nil
 	a.model = [3]string{model, version, backend}
 }
 
@@ -380,6 +502,7 @@ func (a *Aggregator) SetModel(model, version, backend string) {
 func (a *Aggregator) SetDelivery(d Delivery) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.cached = nil
 	a.delivery = &d
 }
 
@@ -387,32 +510,25 @@ func (a *Aggregator) SetDelivery(d Delivery) {
 func (a *Aggregator) Len() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.frames)
+	return len(a.points)
 }
 
-// Frames returns the distinct frames in media-time order (a copy).
+// Frames returns the distinct frames in media-time order (a copy); nil
+// unless the aggregator was made WithFrames.
 func (a *Aggregator) Frames() []record.FrameScore {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.frames)
 }
 
-// frameLess orders frames by media time, then source, then frame index.
-func frameLess(x, y *record.FrameScore) bool {
-	if x.MediaMS != y.MediaMS {
-		return x.MediaMS < y.MediaMS
-	}
-	if x.Source != y.Source {
-		return x.Source < y.Source
-	}
-	return x.Frame < y.Frame
-}
-
-// Summary computes the summary of everything added so far.
+// Summary computes the summary of everything added so far. It is computed
+// again only when something changed since the last call.
 func (a *Aggregator) Summary() Summary {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	frames := a.frames
+	if a.cached != nil {
+		return a.cached.clone()
+	}
 	markers := slices.Clone(a.markers)
 	s := Summary{
 		Schema:           SummarySchemaVersion,
@@ -430,11 +546,37 @@ func (a *Aggregator) Summary() Summary {
 			d.Rejected = maps.Clone(d.Rejected)
 		}
 		if d.Ended {
-			d.MissingFrames = max(0, d.PublishedFrames-len(frames))
+			d.MissingFrames = max(0, d.PublishedFrames-len(a.points))
 		}
 		s.Delivery = &d
 	}
-	return compute(a.cfg, frames, markers, s)
+	if s.Session == "" {
+		s.Session = a.firstSession
+	}
+	if s.Participant == "" {
+		s.Participant = a.firstParticipant
+	}
+	s.ErrorFrames, s.LowQualityFrames = a.errFrames, a.lowFrames
+	s = compute(a.cfg, a.points, markers, s)
+	a.cached = &s
+	return s.clone()
+}
+
+// clone returns a copy that shares nothing mutable with s.
+func (s *Summary) clone() Summary {
+	c := *s
+	c.Epochs = slices.Clone(s.Epochs)
+	c.Conditions = slices.Clone(s.Conditions)
+	if s.Calibration != nil {
+		cal := *s.Calibration
+		c.Calibration = &cal
+	}
+	if s.Delivery != nil {
+		d := *s.Delivery
+		d.Rejected = maps.Clone(d.Rejected)
+		c.Delivery = &d
+	}
+	return c
 }
 
 // Compute is the offline entry point: the Summary of a complete set of frames
@@ -453,55 +595,30 @@ func Compute(cfg Config, frames []record.FrameScore, markers []Marker) (Summary,
 	return a.Summary(), nil
 }
 
-func compute(cfg Config, frames []record.FrameScore, markers []Marker, s Summary) Summary {
+func compute(cfg Config, frames []point, markers []Marker, s Summary) Summary {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	s.Threshold = cfg.Threshold
 	s.WindowMS = ms(cfg.Window)
 	s.BaselineMS = ms(cfg.Baseline)
 	s.ResponseFromMS = ms(cfg.ResponseFrom)
 	s.ResponseToMS = ms(cfg.ResponseTo)
-	for _, f := range frames {
-		if s.Session == "" && f.Session != "" {
-			s.Session = f.Session
-		}
-		if s.Participant == "" && f.Participant != "" {
-			s.Participant = f.Participant
-		}
-		if f.Error != "" {
-			s.ErrorFrames++
-		}
-	}
 	s.ExcludeLowQuality = cfg.ExcludeLowQuality
-	var kept []record.FrameScore
-	for i, f := range frames {
-		if f.FaceFound && f.Primary != nil && f.Primary.Quality != nil && f.Primary.Quality.Low {
-			s.LowQualityFrames++
-			if cfg.ExcludeLowQuality {
-				if kept == nil {
-					kept = slices.Clone(frames)
-				}
-				kept[i].FaceFound, kept[i].Primary = false, nil
-			}
-		}
-	}
-	if kept != nil {
-		frames = kept
-	}
+	ex := cfg.ExcludeLowQuality
 	interval := frameInterval(frames)
 	s.FrameIntervalMS = interval
-	s.Overall = stats(frames, cfg.Threshold, interval)
+	s.Overall = stats(frames, cfg.Threshold, interval, ex)
 	if n := len(frames); n > 0 {
-		tmax := frames[n-1].MediaMS
+		tmax := frames[n-1].media
 		from := tmax - s.WindowMS
-		i := sort.Search(n, func(i int) bool { return frames[i].MediaMS > from })
-		s.Rolling = stats(frames[i:], cfg.Threshold, interval)
+		i := sort.Search(n, func(i int) bool { return frames[i].media > from })
+		s.Rolling = stats(frames[i:], cfg.Threshold, interval, ex)
 	} else {
-		s.Rolling = stats(nil, cfg.Threshold, interval)
+		s.Rolling = stats(nil, cfg.Threshold, interval, ex)
 	}
 
 	var neutral *float64
 	if cfg.CalibrationMS > 0 {
-		s.Calibration, neutral = calibrate(frames, cfg.CalibrationMS)
+		s.Calibration, neutral = calibrate(frames, cfg.CalibrationMS, ex)
 	}
 
 	slices.SortStableFunc(markers, func(x, y Marker) int {
@@ -524,19 +641,16 @@ func compute(cfg Config, frames []record.FrameScore, markers []Marker, s Summary
 	})
 	s.Epochs = make([]Epoch, 0, len(markers))
 	for _, m := range markers {
-		s.Epochs = append(s.Epochs, epoch(cfg, frames, m, neutral))
+		s.Epochs = append(s.Epochs, epoch(cfg, frames, m, neutral, ex))
 	}
 	s.Conditions = conditions(s.Epochs)
 	return s
 }
 
-// happy returns the frame's happiness if it is a face frame.
-func happy(f *record.FrameScore) (float64, bool) { return f.Happiness() }
-
-func frameInterval(frames []record.FrameScore) float64 {
+func frameInterval(frames []point) float64 {
 	var d []float64
 	for i := 1; i < len(frames); i++ {
-		if x := frames[i].MediaMS - frames[i-1].MediaMS; x > 0 {
+		if x := frames[i].media - frames[i-1].media; x > 0 {
 			d = append(d, x)
 		}
 	}
@@ -567,28 +681,28 @@ func mean(v []float64) float64 {
 }
 
 // stats computes Stats over frames sorted by media time.
-func stats(frames []record.FrameScore, threshold, interval float64) Stats {
+func stats(frames []point, threshold, interval float64, ex bool) Stats {
 	st := Stats{Frames: len(frames)}
 	if len(frames) == 0 {
 		return st
 	}
-	st.FromMS, st.ToMS = ptr(frames[0].MediaMS), ptr(frames[len(frames)-1].MediaMS)
+	st.FromMS, st.ToMS = ptr(frames[0].media), ptr(frames[len(frames)-1].media)
 	var hs []float64
 	above := 0
 	var runStart float64
 	inRun := false
 	var last float64
 	for i := range frames {
-		h, ok := happy(&frames[i])
+		h, ok := frames[i].happy(ex)
 		if ok {
 			hs = append(hs, h)
 		}
 		if ok && h >= threshold {
 			above++
 			if !inRun {
-				inRun, runStart = true, frames[i].MediaMS
+				inRun, runStart = true, frames[i].media
 			}
-			last = frames[i].MediaMS
+			last = frames[i].media
 			st.LongestRunMS = max(st.LongestRunMS, last-runStart+interval)
 		} else {
 			inRun = false
@@ -605,15 +719,15 @@ func stats(frames []record.FrameScore, threshold, interval float64) Stats {
 	return st
 }
 
-func calibrate(frames []record.FrameScore, until float64) (*Calibration, *float64) {
+func calibrate(frames []point, until float64, ex bool) (*Calibration, *float64) {
 	c := &Calibration{UntilMS: until}
 	var neutral, rest []float64
 	for i := range frames {
-		h, ok := happy(&frames[i])
+		h, ok := frames[i].happy(ex)
 		if !ok {
 			continue
 		}
-		if frames[i].MediaMS < until {
+		if frames[i].media < until {
 			neutral = append(neutral, h)
 		} else {
 			rest = append(rest, h)
@@ -635,16 +749,16 @@ func calibrate(frames []record.FrameScore, until float64) (*Calibration, *float6
 	return c, c.Neutral
 }
 
-func epoch(cfg Config, frames []record.FrameScore, m Marker, neutral *float64) Epoch {
+func epoch(cfg Config, frames []point, m Marker, neutral *float64, ex bool) Epoch {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	e := Epoch{Label: m.Label, Condition: m.Condition, OnsetMS: m.OnsetMS}
 	bFrom, bTo := m.OnsetMS-ms(cfg.Baseline), m.OnsetMS
 	rFrom, rTo := m.OnsetMS+ms(cfg.ResponseFrom), m.OnsetMS+ms(cfg.ResponseTo)
-	lo := sort.Search(len(frames), func(i int) bool { return frames[i].MediaMS >= min(bFrom, rFrom) })
+	lo := sort.Search(len(frames), func(i int) bool { return frames[i].media >= min(bFrom, rFrom) })
 	var base, resp []float64
-	for i := lo; i < len(frames) && frames[i].MediaMS < max(bTo, rTo); i++ {
-		t := frames[i].MediaMS
-		h, ok := happy(&frames[i])
+	for i := lo; i < len(frames) && frames[i].media < max(bTo, rTo); i++ {
+		t := frames[i].media
+		h, ok := frames[i].happy(ex)
 		if t >= bFrom && t < bTo && ok {
 			base = append(base, h)
 		}

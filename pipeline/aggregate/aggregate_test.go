@@ -298,7 +298,7 @@ func TestOrderAndDuplicates(t *testing.T) {
 			t.Fatalf("order %d gives a different summary:\n got %s\nwant %s", i, got, refJSON)
 		}
 	}
-	a, _ := New(cfg)
+	a, _ := New(cfg, WithFrames())
 	for _, f := range frames {
 		a.Add(f)
 		a.Add(f)
