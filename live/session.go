@@ -28,7 +28,7 @@ const DefaultDrainTimeout = 30 * time.Second
 
 // interruptedDrain bounds the wait after an interruption (Ctrl-C): the
 // user wants the prompt back at once.
-const interruptedDrain = time.Second
+const interruptedDrain = 700 * time.Millisecond
 
 // SessionConfig configures RunSession.
 type SessionConfig struct {
@@ -56,7 +56,7 @@ type SessionConfig struct {
 	// DrainTimeout bounds the wait after the capture ended: for the broker
 	// to acknowledge the buffered frames, for the session_end to be stored and
 	// for the aggregation to receive every frame (default DefaultDrainTimeout).
-	// After an interruption the bound is one second.
+	// After an interruption the bound is 0.7 s.
 	DrainTimeout time.Duration
 	// Status gets a status line per second (nil: none); Stdout the results,
 	// Stderr the problems.
@@ -263,7 +263,7 @@ func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err 
 	if lastFrame >= 0 {
 		end.LastFrame = &lastFrame
 	}
-	ectx, cancel := context.WithTimeout(context.Background(), remaining(300*time.Millisecond))
+	ectx, cancel := context.WithTimeout(context.Background(), remaining(200*time.Millisecond))
 	endErr := pipeline.PublishEvent(ectx, js, pipeline.NewEndEvent(cfg.Session, end))
 	cancel()
 	fmt.Fprintf(stdout, "captured and scored %d frames (%d with a face) in %s; %d published, %d undelivered\n",
@@ -293,7 +293,7 @@ func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err 
 			<-aggDone
 			fmt.Fprintf(stderr, "affect session: the aggregation did not receive the whole session within --drain-timeout %s\n", drain)
 		}
-		ls := la.Finish(int(stats.Frames), remaining(200*time.Millisecond))
+		ls := la.Finish(int(stats.Frames), remaining(100*time.Millisecond))
 		if endErr != nil && rep.Undelivered > 0 {
 			ls.Why = append(ls.Why, fmt.Sprintf("%d frames could not be delivered to NATS (broker unreachable), and the session_end could not be stored", rep.Undelivered))
 		}

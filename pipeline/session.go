@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/affectlab/affect/record"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TokenHeader is the header that carries a session's token on every frame
@@ -415,4 +417,52 @@ func (b *bitset) set(i int64) {
 		*b = append(*b, 0)
 	}
 	(*b)[w] |= 1 << (uint64(i) % 64)
+}
+
+// ReadStored reads every message of session stored in the AFFECT stream
+// now, in stream order, through a fresh SessionState (the checks every
+// reader applies), and calls fn with each outcome. It returns the state
+// (start, counts, end). The error wraps ErrNoSession when the server holds
+// nothing of the session. `affect report` reads a session this way; the
+// durable aggregator (Consumer) and the dashboard feed their messages
+// through a SessionState in the same way.
+func ReadStored(ctx context.Context, js jetstream.JetStream, session string, fn func(Handled)) (*SessionState, error) {
+	ok, err := SessionExists(ctx, js, session)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %q: the NATS server holds no message of it; check the name (the dashboard lists the sessions) and --nats or --data-dir", ErrNoSession, session)
+	}
+	c, err := js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{FramesSubject(session), EventsSubject(session)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading session %q: %w", session, err)
+	}
+	it, err := c.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("reading session %q: %w", session, err)
+	}
+	defer it.Stop()
+	state := NewSessionState(session)
+	for {
+		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		msg, err := it.Next(jetstream.NextContext(nctx))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("reading session %q: %w", session, err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("reading session %q: %w", session, err)
+		}
+		fn(state.Handle(msg.Subject(), msg.Data(), msg.Headers(), md.Timestamp))
+		if md.NumPending == 0 {
+			return state, nil
+		}
+	}
 }

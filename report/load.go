@@ -263,13 +263,6 @@ func LoadSession(ctx context.Context, js jetstream.JetStream, session string) (*
 	if err := pipeline.ValidateSession(session); err != nil {
 		return nil, err
 	}
-	ok, err := pipeline.SessionExists(ctx, js, session)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %q: the NATS server holds no message of it; check the name (the dashboard lists the sessions) and --nats or --data-dir", pipeline.ErrNoSession, session)
-	}
 	cfg := aggregate.DefaultConfig()
 	if b, err := pipeline.LastSummary(ctx, js, session); err == nil {
 		var last aggregate.Summary
@@ -281,35 +274,9 @@ func LoadSession(ctx context.Context, js jetstream.JetStream, session string) (*
 	if err != nil {
 		return nil, err
 	}
-	c, err := js.OrderedConsumer(ctx, pipeline.StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{pipeline.FramesSubject(session), pipeline.EventsSubject(session)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("report: reading session %q: %w", session, err)
-	}
-	it, err := c.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("report: reading session %q: %w", session, err)
-	}
-	defer it.Stop()
 	d := &Data{Title: session, Kind: KindSession}
-	state := pipeline.NewSessionState(session)
-	for {
-		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		msg, err := it.Next(jetstream.NextContext(nctx))
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("report: reading session %q: %w", session, err)
-		}
-		md, err := msg.Metadata()
-		if err != nil {
-			return nil, fmt.Errorf("report: reading session %q: %w", session, err)
-		}
-		// The same checks as the live aggregator (pipeline.SessionState).
-		h := state.Handle(msg.Subject(), msg.Data(), msg.Headers(), md.Timestamp)
+	// The same reader and checks as the live aggregator (pipeline.SessionState).
+	state, err := pipeline.ReadStored(ctx, js, session, func(h pipeline.Handled) {
 		switch h.Verdict {
 		case pipeline.VerdictFrame:
 			agg.Add(h.Frame)
@@ -326,9 +293,9 @@ func LoadSession(ctx context.Context, js jetstream.JetStream, session string) (*
 			agg.AddMarker(*h.Event.Marker)
 			d.Markers = append(d.Markers, *h.Event.Marker)
 		}
-		if md.NumPending == 0 {
-			break
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	n := state.Counts()
 	es := state.End()
@@ -365,6 +332,7 @@ func configOf(s aggregate.Summary) aggregate.Config {
 	c := aggregate.Config{
 		Threshold: s.Threshold, Window: ms(s.WindowMS), Baseline: ms(s.BaselineMS),
 		ResponseFrom: ms(s.ResponseFromMS), ResponseTo: ms(s.ResponseToMS),
+		ExcludeLowQuality: s.ExcludeLowQuality,
 	}
 	if s.Calibration != nil {
 		c.CalibrationMS = s.Calibration.UntilMS

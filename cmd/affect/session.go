@@ -45,7 +45,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dataDir := fs.String("data-dir", "", "embedded broker's JetStream store (default: "+defaultDataDirHelp()+")")
 	natsPort := fs.Int("nats-port", broker.DefaultPort, "embedded broker's port on 127.0.0.1 (-1: any free port)")
 	noAgg := fs.Bool("no-aggregate", false, "only publish; aggregate elsewhere with 'affect aggregate' (cannot be used with --out)")
-	drain := fs.Duration("drain-timeout", live.DefaultDrainTimeout, "after the capture ends, how long to wait for the broker to acknowledge buffered frames and for the aggregation to receive them (1s after Ctrl-C)")
+	drain := fs.Duration("drain-timeout", live.DefaultDrainTimeout, "after the capture ends, how long to wait for the broker to acknowledge buffered frames and for the aggregation to receive them (0.7 s after Ctrl-C)")
 	httpAddr, httpToken := httpFlags(fs)
 	quiet := fs.Bool("quiet", false, "no status line per second")
 	cfg := aggregate.DefaultConfig()
