@@ -64,3 +64,23 @@ func TestAggregatorMemoryPerFrame(t *testing.T) {
 		t.Errorf("the aggregator's statistics hold %.0f B per frame, want <= 64 (a compact point)", stats)
 	}
 }
+
+// BenchmarkLiveSecond: the live aggregation's work per second of a
+// two-hour session (216,000 frames at 30 frames/s) once it is long: 30 new
+// frames and one Summary.
+func BenchmarkLiveSecond(b *testing.B) {
+	const n = 2 * 3600 * 30
+	a, _ := New(DefaultConfig())
+	for i := range n {
+		a.Add(synthFrame(i))
+	}
+	next := n
+	b.ReportAllocs()
+	for b.Loop() {
+		for range 30 {
+			a.Add(synthFrame(next))
+			next++
+		}
+		a.Summary()
+	}
+}
