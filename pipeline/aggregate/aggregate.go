@@ -295,9 +295,15 @@ func (p *point) happy(excludeLow bool) (float64, bool) {
 //
 // Memory: the statistics keep the exact median, so they need every face
 // frame's value; the aggregator holds one compact point (32 bytes) per
-// distinct frame plus one bit per frame number for de-duplication, not the
-// frames: a two-hour session at 30 frames/s holds about 7 MB. WithFrames
-// also keeps the whole frames (for the per-frame result files).
+// distinct frame, its happiness and media-time difference in sorted order
+// (8 bytes each) and one bit per frame number for de-duplication, not the
+// frames: about 50 bytes per frame, 11 MB for a two-hour session at 30
+// frames/s (TestAggregatorMemoryPerFrame). WithFrames also keeps the whole
+// frames (for the per-frame result files, about 450 bytes each).
+//
+// Work: the sorted values make a Summary a single pass over the points
+// without sorting or allocating (BenchmarkLiveSecond: one second of a
+// two-hour session, 30 frames and a Summary, 11 ms and 19 kB).
 type Aggregator struct {
 	cfg        Config
 	keepFrames bool
@@ -325,6 +331,14 @@ type Aggregator struct {
 	model                              [3]string // model, version, backend
 	delivery                           *Delivery
 	cached                             *Summary // the last Summary, until something changes
+	// Kept sorted as frames arrive, so that a Summary needs no sort: the
+	// happiness values of the face frames the statistics count (all, and
+	// with calibration those after the neutral segment), and the positive
+	// differences between consecutive media times (rebuilt when a frame
+	// arrives out of order).
+	sortedH, sortedRest []float64
+	diffs               []float64
+	diffsStale          bool
 }
 
 // maxBitsetFrame bounds the frame numbers de-duplicated by bitset (64 MB of bits at most).
@@ -442,6 +456,20 @@ func (a *Aggregator) Add(f record.FrameScore) {
 		f.Faces = slices.Clone(f.Faces)
 		a.frames = slices.Insert(a.frames, i, f)
 	}
+	if h, ok := p.happy(a.cfg.ExcludeLowQuality); ok {
+		a.sortedH = insertSorted(a.sortedH, h)
+		if a.cfg.CalibrationMS > 0 && p.media >= a.cfg.CalibrationMS {
+			a.sortedRest = insertSorted(a.sortedRest, h)
+		}
+	}
+	switch {
+	case i != n:
+		a.diffsStale = true
+	case n > 0:
+		if d := p.media - a.points[n-1].media; d > 0 {
+			a.diffs = insertSorted(a.diffs, d)
+		}
+	}
 	if f.Session != "" && (a.firstSessionAt == nil || a.less(&p, a.firstSessionAt)) {
 		pp := p
 		a.firstSession, a.firstSessionAt = f.Session, &pp
@@ -450,6 +478,20 @@ func (a *Aggregator) Add(f record.FrameScore) {
 		pp := p
 		a.firstParticipant, a.firstParticipantAt = f.Participant, &pp
 	}
+}
+
+func insertSorted(v []float64, x float64) []float64 {
+	i, _ := slices.BinarySearch(v, x)
+	return slices.Insert(v, i, x)
+}
+
+// sortedMedian is the median of sorted values (see package documentation).
+func sortedMedian(v []float64) float64 {
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // less orders points by media time, then source, then frame index.
@@ -557,7 +599,17 @@ func (a *Aggregator) Summary() Summary {
 		s.Participant = a.firstParticipant
 	}
 	s.ErrorFrames, s.LowQualityFrames = a.errFrames, a.lowFrames
-	s = compute(a.cfg, a.points, markers, s)
+	if a.diffsStale {
+		a.diffs = a.diffs[:0]
+		for i := 1; i < len(a.points); i++ {
+			if d := a.points[i].media - a.points[i-1].media; d > 0 {
+				a.diffs = append(a.diffs, d)
+			}
+		}
+		slices.Sort(a.diffs)
+		a.diffsStale = false
+	}
+	s = compute(a.cfg, a.points, markers, s, sorted{h: a.sortedH, rest: a.sortedRest, diffs: a.diffs})
 	a.cached = &s
 	return s.clone()
 }
@@ -595,7 +647,10 @@ func Compute(cfg Config, frames []record.FrameScore, markers []Marker) (Summary,
 	return a.Summary(), nil
 }
 
-func compute(cfg Config, frames []point, markers []Marker, s Summary) Summary {
+// sorted are the Aggregator's sorted values (see Aggregator).
+type sorted struct{ h, rest, diffs []float64 }
+
+func compute(cfg Config, frames []point, markers []Marker, s Summary, sv sorted) Summary {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	s.Threshold = cfg.Threshold
 	s.WindowMS = ms(cfg.Window)
@@ -604,21 +659,24 @@ func compute(cfg Config, frames []point, markers []Marker, s Summary) Summary {
 	s.ResponseToMS = ms(cfg.ResponseTo)
 	s.ExcludeLowQuality = cfg.ExcludeLowQuality
 	ex := cfg.ExcludeLowQuality
-	interval := frameInterval(frames)
+	interval := 0.0
+	if len(sv.diffs) > 0 {
+		interval = sortedMedian(sv.diffs)
+	}
 	s.FrameIntervalMS = interval
-	s.Overall = stats(frames, cfg.Threshold, interval, ex)
+	s.Overall = stats(frames, cfg.Threshold, interval, ex, sv.h)
 	if n := len(frames); n > 0 {
 		tmax := frames[n-1].media
 		from := tmax - s.WindowMS
 		i := sort.Search(n, func(i int) bool { return frames[i].media > from })
-		s.Rolling = stats(frames[i:], cfg.Threshold, interval, ex)
+		s.Rolling = stats(frames[i:], cfg.Threshold, interval, ex, nil)
 	} else {
-		s.Rolling = stats(nil, cfg.Threshold, interval, ex)
+		s.Rolling = stats(nil, cfg.Threshold, interval, ex, nil)
 	}
 
 	var neutral *float64
 	if cfg.CalibrationMS > 0 {
-		s.Calibration, neutral = calibrate(frames, cfg.CalibrationMS, ex)
+		s.Calibration, neutral = calibrate(frames, cfg.CalibrationMS, ex, sv.rest)
 	}
 
 	slices.SortStableFunc(markers, func(x, y Marker) int {
@@ -647,19 +705,6 @@ func compute(cfg Config, frames []point, markers []Marker, s Summary) Summary {
 	return s
 }
 
-func frameInterval(frames []point) float64 {
-	var d []float64
-	for i := 1; i < len(frames); i++ {
-		if x := frames[i].media - frames[i-1].media; x > 0 {
-			d = append(d, x)
-		}
-	}
-	if len(d) == 0 {
-		return 0
-	}
-	return median(d)
-}
-
 func ptr(x float64) *float64 { return &x }
 
 func median(v []float64) float64 {
@@ -680,22 +725,32 @@ func mean(v []float64) float64 {
 	return s / float64(len(v))
 }
 
-// stats computes Stats over frames sorted by media time.
-func stats(frames []point, threshold, interval float64, ex bool) Stats {
+// stats computes Stats over frames sorted by media time. sortedH, when
+// not nil, holds the counted happiness values sorted (the median then needs
+// no sort and stats allocates nothing).
+func stats(frames []point, threshold, interval float64, ex bool, sortedH []float64) Stats {
 	st := Stats{Frames: len(frames)}
 	if len(frames) == 0 {
 		return st
 	}
 	st.FromMS, st.ToMS = ptr(frames[0].media), ptr(frames[len(frames)-1].media)
 	var hs []float64
-	above := 0
+	above, faces := 0, 0
+	var sum, peak float64
 	var runStart float64
 	inRun := false
 	var last float64
 	for i := range frames {
 		h, ok := frames[i].happy(ex)
 		if ok {
-			hs = append(hs, h)
+			if sortedH == nil {
+				hs = append(hs, h)
+			}
+			if faces == 0 || h > peak {
+				peak = h
+			}
+			faces++
+			sum += h
 		}
 		if ok && h >= threshold {
 			above++
@@ -708,18 +763,22 @@ func stats(frames []point, threshold, interval float64, ex bool) Stats {
 			inRun = false
 		}
 	}
-	st.FaceFrames = len(hs)
-	st.FaceShare = ptr(float64(len(hs)) / float64(len(frames)))
-	if len(hs) > 0 {
-		st.Mean = ptr(mean(hs))
-		st.Median = ptr(median(hs))
-		st.Peak = ptr(slices.Max(hs))
-		st.AboveShare = ptr(float64(above) / float64(len(hs)))
+	st.FaceFrames = faces
+	st.FaceShare = ptr(float64(faces) / float64(len(frames)))
+	if faces > 0 {
+		st.Mean = ptr(sum / float64(faces))
+		if sortedH != nil {
+			st.Median = ptr(sortedMedian(sortedH))
+		} else {
+			st.Median = ptr(median(hs))
+		}
+		st.Peak = ptr(peak)
+		st.AboveShare = ptr(float64(above) / float64(faces))
 	}
 	return st
 }
 
-func calibrate(frames []point, until float64, ex bool) (*Calibration, *float64) {
+func calibrate(frames []point, until float64, ex bool, sortedRest []float64) (*Calibration, *float64) {
 	c := &Calibration{UntilMS: until}
 	var neutral, rest []float64
 	for i := range frames {
@@ -738,7 +797,7 @@ func calibrate(frames []point, until float64, ex bool) (*Calibration, *float64) 
 		c.Neutral = ptr(mean(neutral))
 	}
 	if len(rest) > 0 {
-		c.RawMean, c.RawMedian, c.RawPeak = ptr(mean(rest)), ptr(median(rest)), ptr(slices.Max(rest))
+		c.RawMean, c.RawMedian, c.RawPeak = ptr(mean(rest)), ptr(sortedMedian(sortedRest)), ptr(slices.Max(rest))
 		if c.Neutral != nil {
 			n := *c.Neutral
 			c.CorrectedMean = ptr(*c.RawMean - n)
