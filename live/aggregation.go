@@ -204,10 +204,11 @@ func (a *Aggregation) Run(ctx context.Context) error {
 }
 
 // Finish returns the final summary with its status and publishes it (within
-// publishWait; 0 does not publish). captured, when >= 0, is the number of
-// frames the caller knows the session captured (the publishing process
-// itself); otherwise the session_end's count is used.
-func (a *Aggregation) Finish(captured int, publishWait time.Duration) Summary {
+// publishWait; 0 does not publish). own, when not nil, is the session's end
+// as the publishing process itself knows it (captured, published and
+// undelivered frames, reason), whether or not it could be stored; otherwise
+// the session_end that arrived is used.
+func (a *Aggregation) Finish(own *pipeline.SessionEnd, publishWait time.Duration) Summary {
 	final := a.Snapshot()
 	if publishWait > 0 {
 		fctx, cancel := context.WithTimeout(context.Background(), publishWait)
@@ -221,12 +222,19 @@ func (a *Aggregation) Finish(captured int, publishWait time.Duration) Summary {
 		ls.Source = s.Source
 	}
 	es := a.cons.End()
-	ls.Status, ls.Why = status(final, es, captured)
+	if own != nil {
+		e := *own
+		es.Claimed = &e
+		if es.End == nil || es.End.Published != e.Published {
+			es.End = nil
+		}
+	}
+	ls.Status, ls.Why = status(final, es)
 	return ls
 }
 
 // status decides a session's status from what arrived.
-func status(s aggregate.Summary, es pipeline.EndState, captured int) (string, []string) {
+func status(s aggregate.Summary, es pipeline.EndState) (string, []string) {
 	var why []string
 	got := s.Overall.Frames
 	d := s.Delivery
@@ -234,7 +242,8 @@ func status(s aggregate.Summary, es pipeline.EndState, captured int) (string, []
 	if end == nil {
 		end = es.Claimed
 	}
-	if captured < 0 && end != nil {
+	captured := -1
+	if end != nil {
 		captured = end.Frames
 	}
 	switch {
@@ -248,6 +257,9 @@ func status(s aggregate.Summary, es pipeline.EndState, captured int) (string, []
 	}
 	if end != nil && es.End == nil && end.Published > got {
 		why = append(why, fmt.Sprintf("%d frames the broker acknowledged never arrived here", end.Published-got))
+	}
+	if end != nil && es.Ends == 0 && captured > 0 && d != nil && d.Started {
+		why = append(why, "no session_end reached the aggregation (it could not be stored, or came after --drain-timeout): other readers cannot know the session ended")
 	}
 	if d != nil && d.Idle != "" {
 		why = append(why, d.Idle)

@@ -81,7 +81,14 @@ func TestBrokerLostForGood(t *testing.T) {
 			defer cancel()
 			cancelled := make(chan time.Time, 1)
 			go func() {
-				time.Sleep(2 * time.Second)
+				// Kill the broker once the session has delivered some frames.
+				for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					if st, err := nb.JS.Stream(ctx, pipeline.StreamName); err == nil {
+						if info, err := st.Info(ctx, jetstream.WithSubjectFilter(pipeline.FramesSubject("lost"))); err == nil && info.State.Msgs >= 10 {
+							break
+						}
+					}
+				}
 				nb.Close() // killed, never restarted
 				if interrupt {
 					time.Sleep(time.Second)
@@ -254,7 +261,7 @@ func TestForgedEndAndHostileFrames(t *testing.T) {
 	if err := agg.Run(rctx); err != nil {
 		t.Fatal(err)
 	}
-	second := agg.Finish(-1, 0)
+	second := agg.Finish(nil, 0)
 	if second.Status != live.StatusComplete || second.Overall.Frames != ls.Overall.Frames || *second.Overall.Mean != *ls.Overall.Mean {
 		t.Errorf("second aggregator: status %q, %d frames, why %q", second.Status, second.Overall.Frames, second.Why)
 	}

@@ -293,10 +293,7 @@ func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err 
 			<-aggDone
 			fmt.Fprintf(stderr, "affect session: the aggregation did not receive the whole session within --drain-timeout %s\n", drain)
 		}
-		ls := la.Finish(int(stats.Frames), remaining(100*time.Millisecond))
-		if endErr != nil && rep.Undelivered > 0 {
-			ls.Why = append(ls.Why, fmt.Sprintf("%d frames could not be delivered to NATS (broker unreachable), and the session_end could not be stored", rep.Undelivered))
-		}
+		ls := la.Finish(&end, remaining(100*time.Millisecond))
 		res.Summary = &ls
 		la.Report(ls, stdout, stderr, "affect session")
 		if p50, p99, n := la.Latency(); n > 0 {

@@ -106,7 +106,7 @@ func runAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return err
 	}
-	ls := la.Finish(-1, 5*time.Second)
+	ls := la.Finish(nil, 5*time.Second)
 	la.Report(ls, stdout, stderr, "affect aggregate")
 	if *out != "" {
 		if err := la.WriteResults(*out, ls, !*noPlot, *smoothWin, stdout); err != nil {
