@@ -172,6 +172,7 @@ func (a *Aggregation) Run(ctx context.Context) error {
 		defer close(tickDone)
 		t := time.NewTicker(a.cfg.Interval)
 		defer t.Stop()
+		failing := 0
 		for {
 			select {
 			case <-runCtx.Done():
@@ -188,10 +189,18 @@ func (a *Aggregation) Run(ctx context.Context) error {
 			}
 			s := a.Snapshot()
 			pctx, cancel := context.WithTimeout(runCtx, a.cfg.Interval)
-			if err := pipeline.PublishSummary(pctx, a.js, a.cfg.Session, &s); err != nil && runCtx.Err() == nil {
-				slog.Warn("could not publish the live summary", "err", err)
-			}
+			err := pipeline.PublishSummary(pctx, a.js, a.cfg.Session, &s)
 			cancel()
+			switch {
+			case err != nil && runCtx.Err() == nil && failing == 0:
+				slog.Warn("could not publish the live summary; retrying every interval (said once per outage)", "err", err)
+				failing++
+			case err != nil:
+				failing++
+			case failing > 0:
+				slog.Info("live summary published again", "after_failures", failing)
+				failing = 0
+			}
 			if a.cfg.Status != nil {
 				printStatus(a.cfg.Status, s)
 			}
@@ -225,7 +234,7 @@ func (a *Aggregation) Finish(own *pipeline.SessionEnd, publishWait time.Duration
 	if own != nil {
 		e := *own
 		es.Claimed = &e
-		if es.End == nil || es.End.Published != e.Published {
+		if es.End == nil || es.End.Published != e.Published || es.End.Frames != e.Frames {
 			es.End = nil
 		}
 	}
@@ -252,7 +261,7 @@ func status(s aggregate.Summary, es pipeline.EndState) (string, []string) {
 	case captured < 0:
 		why = append(why, "no session_end arrived: how many frames the session captured is unknown (crashed, still running, or the broker was lost)")
 	}
-	if end != nil && end.Undelivered > 0 {
+	if end != nil && end.Undelivered > 0 && got < captured {
 		why = append(why, fmt.Sprintf("the session could not deliver %d frames to NATS (broker unreachable)", end.Undelivered))
 	}
 	if end != nil && es.End == nil && end.Published > got {

@@ -200,9 +200,9 @@ func (s *SessionState) Counts() SessionCounts {
 
 // EndState is the session's end as far as the frames that arrived confirm it.
 type EndState struct {
-	// End is the session_end that matches the frames that arrived (its
-	// Published count equals the distinct frames accepted and no accepted
-	// frame is beyond its LastFrame); nil when none does (yet).
+	// End is the session_end that matches the frames that arrived (the
+	// distinct frames accepted are at least its Published and at most its
+	// Frames count, and none is beyond its LastFrame); nil when none does (yet).
 	End *SessionEnd
 	// Claimed is the last session_end with the session's token, matched or not.
 	Claimed *SessionEnd
@@ -225,15 +225,19 @@ func (s *SessionState) End() EndState {
 			if es.End == nil {
 				es.End = &e
 			}
-		} else if s.counts.Frames > e.Published || (e.LastFrame != nil && s.counts.MaxFrame > *e.LastFrame) {
+		} else if s.counts.Frames > max(e.Frames, e.Published) || (e.LastFrame != nil && s.counts.MaxFrame > *e.LastFrame) {
 			es.Suspect++ // more frames arrived than it counts: it cannot be the real end
 		}
 	}
 	return es
 }
 
+// endMatchesLocked: the frames that arrived are those the end counts: at
+// least the frames the broker acknowledged, at most the frames captured (a
+// frame stored whose acknowledgment was lost is counted undelivered by the
+// publisher, yet arrives), none beyond its last frame.
 func (s *SessionState) endMatchesLocked(e SessionEnd) bool {
-	if s.counts.Frames != e.Published {
+	if s.counts.Frames < e.Published || s.counts.Frames > max(e.Frames, e.Published) {
 		return false
 	}
 	return e.LastFrame == nil || s.counts.MaxFrame <= *e.LastFrame
