@@ -88,7 +88,8 @@ func runAggregator(t testing.TB, js jetstream.JetStream, session string, interva
 				continue
 			}
 			pctx, c := context.WithTimeout(ctx, 5*time.Second)
-			if err := func() error { s := agg.Summary(); return pipeline.PublishSummary(pctx, js, session, &s) }(); err != nil && ctx.Err() == nil {
+			sum := agg.Summary()
+			if err := pipeline.PublishSummary(pctx, js, session, &sum); err != nil && ctx.Err() == nil {
 				t.Errorf("publish summary: %v", err)
 			}
 			c()

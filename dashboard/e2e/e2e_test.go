@@ -87,7 +87,8 @@ func (e *env) aggregate(t *testing.T, session string, interval time.Duration) {
 			case <-tick.C:
 			}
 			if agg.Len() > 0 {
-				func() error { s := agg.Summary(); return pipeline.PublishSummary(ctx, e.js, session, &s) }()
+				sum := agg.Summary()
+				pipeline.PublishSummary(ctx, e.js, session, &sum)
 			}
 		}
 	}()
