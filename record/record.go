@@ -92,6 +92,9 @@ type FrameScore struct {
 	Faces []Face `json:"faces,omitempty"`
 	// Error, when set, says why this frame could not be scored; the frame still counts.
 	Error string `json:"error,omitempty"`
+	// File is the image file of the frame when the source is a folder of
+	// images or one image (empty for video, cameras and streams).
+	File string `json:"file,omitempty"`
 }
 
 // Happiness returns the primary face's happiness and whether there is one.
