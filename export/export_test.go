@@ -139,3 +139,25 @@ func TestBaseName(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseNames(t *testing.T) {
+	tests := []struct {
+		in, want []string
+	}{
+		{[]string{"P01/face.jpg", "P02/face.jpg"}, []string{"P01_face", "P02_face"}},
+		{[]string{"x ä.jpg", "x ö.jpg"}, []string{"x_ä", "x_ö"}},
+		{[]string{"y.jpg", "y.png"}, []string{"y.jpg", "y.png"}},
+		{[]string{"a/s01.mp4", "b/s02.mp4"}, []string{"s01", "s02"}},
+		{[]string{"A.mp4", "a.mp4"}, []string{"A", "a-2"}}, // one name on a case-insensitive disk
+		{[]string{"v.mp4", "v.mp4"}, []string{"v", "v-2"}},
+		{[]string{"d/P01/face.jpg", "e/P01/face.jpg", "face.png"}, []string{"d_P01_face.jpg", "e_P01_face.jpg", "face.png"}},
+		{[]string{"rtsp://cam/live", "rtsp://cam2/live"}, []string{"cam_live", "cam2_live"}},
+		{[]string{"Überraschung.mp4", "日本.mp4"}, []string{"Überraschung", "日本"}},
+	}
+	for _, tc := range tests {
+		got := export.BaseNames(tc.in)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("BaseNames(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

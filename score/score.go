@@ -216,6 +216,7 @@ func scoreFrame(s *classify.Scorer, j job, cfg Config) result {
 		Frame:           f.Index,
 		MediaMS:         f.TimeMS,
 		CaptureUnixNano: f.Wall.UnixNano(),
+		File:            f.Name,
 	}
 	r := result{seq: j.seq, primary: -1}
 	if f.Err != nil {

@@ -153,9 +153,11 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("creating --out directory: %w", err)
 	}
+	// One result set per input: distinct names, decided before any scoring.
+	bases := export.BaseNames(inputs)
 	failed := 0
-	for _, in := range inputs {
-		paths, sum, err := scoreOne(ctx, in, *out, sf, cfg, marks, *quiet, !*noPlot, stderr)
+	for i, in := range inputs {
+		paths, sum, err := scoreOne(ctx, in, bases[i], *out, sf, cfg, marks, *quiet, !*noPlot, stderr)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return err
@@ -187,15 +189,14 @@ func fmtPtr(p *float64) string {
 	return fmt.Sprintf("%.3f", *p)
 }
 
-// scoreOne scores one input and writes its three files, or none on error.
-func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
+// scoreOne scores one input and writes its three files as BASE.*, or none on error.
+func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
+	paths := export.PathsFor(outDir, base)
 	src, err := capture.Open(in, sf.captureOptions()...)
 	if err != nil {
-		return export.Paths{}, ScoreSummary{}, err
+		return paths, ScoreSummary{}, err
 	}
 	defer src.Close()
-	base := export.BaseName(in)
-	paths := export.PathsFor(outDir, base)
 	info := src.Info()
 	total := info.FrameCount
 	if total > 0 && sf.every > 1 {
@@ -204,8 +205,16 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 	if sf.fps > 0 {
 		total = 0
 	}
+	agg, err := aggregate.New(cfg)
+	if err != nil {
+		return paths, ScoreSummary{}, err
+	}
+	res, err := export.NewResultWriter(paths)
+	if err != nil {
+		return paths, ScoreSummary{}, err
+	}
+	defer res.Abort()
 	bar := newProgress(stderr, base, total, quiet)
-	var frames []record.FrameScore
 	stats, err := score.Run(ctx, src, score.Config{
 		Session:  base,
 		Source:   in,
@@ -213,7 +222,10 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 		Workers:  sf.workers,
 		Progress: bar.update,
 	}, func(f record.FrameScore) error {
-		frames = append(frames, f)
+		if err := res.Add(&f); err != nil {
+			return err
+		}
+		agg.Add(summaryFrame(&f))
 		return nil
 	})
 	bar.finish()
@@ -223,35 +235,45 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 	if stats.Frames == 0 {
 		return paths, ScoreSummary{}, fmt.Errorf("%w: nothing to score in %s", capture.ErrEmpty, in)
 	}
-	sum, err := aggregate.Compute(cfg, frames, marks)
-	if err != nil {
-		return paths, ScoreSummary{}, err
+	for _, m := range marks {
+		agg.AddMarker(m)
 	}
+	sum := agg.Summary()
 	sum.Session = base
 	ss := ScoreSummary{
 		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
 		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
 	}
+	var po *export.PlotOptions
 	if plot {
 		pm := make([]export.PlotMarker, len(marks))
 		for i, m := range marks {
 			pm[i] = export.PlotMarker{TimeMS: m.OnsetMS, Label: m.Label}
 		}
-		if err := export.WritePlot(paths.Plot, frames, export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}); err != nil {
-			return paths, ss, err
-		}
+		po = &export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}
 	}
-	if err := smooth.Frames(frames, float64(sf.smooth)/float64(time.Millisecond)); err != nil {
-		return paths, ss, err
-	}
-	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
-		return paths, ss, err
-	}
-	// The summary is written last: its presence means the input is complete.
-	if err := export.WriteJSON(paths.Summary, ss); err != nil {
+	if err := res.Commit(float64(sf.smooth)/float64(time.Millisecond), po, ss); err != nil {
 		return paths, ss, err
 	}
 	slog.Debug("scored", "input", in, "frames", stats.Frames, "elapsed", stats.Elapsed.Round(time.Millisecond),
 		"decode", stats.Decode, "detect", stats.Timing.Detect, "classify", stats.Timing.Classify)
 	return paths, ss, nil
+}
+
+// lowQuality is shared by every summary frame whose face fails the quality rule.
+var lowQuality = &record.Quality{Low: true}
+
+// summaryFrame is what the summary needs of f (media time, frame, source,
+// face, happiness, low quality, error): a few hundred bytes per frame
+// instead of every face, box, probability and measure.
+func summaryFrame(f *record.FrameScore) record.FrameScore {
+	s := record.FrameScore{Source: f.Source, Frame: f.Frame, MediaMS: f.MediaMS, FaceFound: f.FaceFound, Error: f.Error}
+	if p := f.Primary; p != nil {
+		q := (*record.Quality)(nil)
+		if p.Quality != nil && p.Quality.Low {
+			q = lowQuality
+		}
+		s.Primary = &record.Face{Happiness: p.Happiness, Quality: q}
+	}
+	return s
 }

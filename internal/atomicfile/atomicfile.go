@@ -11,7 +11,6 @@
 package atomicfile
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,9 +26,6 @@ type File struct {
 	f     *os.File
 	path  string
 	state int // 0 writing, 1 prepared (synced and closed), 2 done
-	// Hook, when set, is called by Write before writing (tests: an injected
-	// failure goes through the real commit and clean-up path).
-	hook func(p []byte) error
 }
 
 // Create starts writing path atomically; its directory is created if needed.
@@ -52,11 +48,6 @@ func (a *File) Path() string { return a.path }
 func (a *File) Write(p []byte) (int, error) {
 	if a.state != 0 {
 		return 0, fmt.Errorf("writing %s: already committed or aborted", a.path)
-	}
-	if a.hook != nil {
-		if err := a.hook(p); err != nil {
-			return 0, err
-		}
 	}
 	return a.f.Write(p)
 }
@@ -135,7 +126,6 @@ func WriteBytes(path string, b []byte) error {
 // ready to use. A Set is not safe for concurrent use.
 type Set struct {
 	files []*File
-	hook  func(path string, p []byte) error
 }
 
 // Create starts writing path as part of the set.
@@ -148,10 +138,6 @@ func (s *Set) Create(path string) (*File, error) {
 	a, err := Create(path)
 	if err != nil {
 		return nil, err
-	}
-	if s.hook != nil {
-		p := path
-		a.hook = func(b []byte) error { return s.hook(p, b) }
 	}
 	s.files = append(s.files, a)
 	return a, nil
@@ -203,11 +189,3 @@ func (s *Set) Abort() {
 	}
 	s.files = nil
 }
-
-// FailWrites makes every later Write to a file of the set call fn first and
-// fail with its error (for tests: an injected disk error that goes through
-// the real commit and clean-up path).
-func (s *Set) FailWrites(fn func(path string, p []byte) error) { s.hook = fn }
-
-// ErrInjected is a convenience error for FailWrites.
-var ErrInjected = errors.New("injected write failure")
