@@ -94,10 +94,12 @@ type Source interface {
 
 // Options control sampling and playback.
 type options struct {
-	every    int
-	fps      float64
-	realtime bool
-	maxDirty int
+	every       int
+	fps         float64
+	realtime    bool
+	maxDirty    int
+	reconnect   time.Duration
+	readTimeout time.Duration
 }
 
 // Option configures Open.
@@ -141,7 +143,7 @@ var streamSchemes = map[string]bool{"rtsp": true, "rtsps": true, "rtmp": true, "
 //   - a directory is read as its images in name order;
 //   - a file with an image extension is one still image; any other file is a video.
 func Open(spec string, opts ...Option) (Source, error) {
-	o := options{every: 1}
+	o := options{every: 1, reconnect: DefaultReconnect, readTimeout: DefaultReadTimeout}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
