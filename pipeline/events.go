@@ -95,6 +95,13 @@ type SessionEnd struct {
 	EndedUnixNano int64 `json:"ended_unix_ns"`
 	// Reason is "completed", "interrupted" or an error message.
 	Reason string `json:"reason,omitempty"`
+	// Gaps are the stretches in which the camera or stream delivered no
+	// frames (capture.Gaps); the last one is unrecovered when SourceLost.
+	// [issue 9 defect 8, offline helper: capture outcome in session_end]
+	Gaps []record.Gap `json:"gaps,omitempty"`
+	// SourceLost: the capture ended because the source was lost
+	// (capture.ErrSourceLost), not at its end.
+	SourceLost bool `json:"source_lost,omitempty"`
 }
 
 // Event is the message published on affect.<session>.events. Type says which

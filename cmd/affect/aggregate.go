@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/affectlab/affect/record"
 	"io"
 	"os"
 	"time"
@@ -31,7 +32,11 @@ type LiveSummary struct {
 	// Status is "complete" when every frame the session produced was
 	// aggregated; "incomplete" when frames were not delivered (see delivery);
 	// "interrupted" (Ctrl-C) or "failed: REASON" when the capture stopped early.
-	Status   string                 `json:"status"`
+	// A camera or stream with gaps, or lost, makes it "incomplete" (or
+	// "interrupted" on Ctrl-C), with the gaps in Gaps.
+	Status string `json:"status"`
+	// Gaps are the capture's gaps from session_end (issue 9, defect 8).
+	Gaps     []record.Gap           `json:"gaps,omitempty"`
 	Consumer pipeline.ConsumerStats `json:"consumer"`
 	aggregate.Summary
 }

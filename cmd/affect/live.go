@@ -156,11 +156,20 @@ func (la *liveAggregation) finish() LiveSummary {
 	if d := final.Delivery; d == nil || d.MissingFrames > 0 || d.UndeliveredFrames > 0 {
 		ls.Status = "incomplete"
 	}
-	if e := la.cons.End(); e != nil && e.Reason != "" && e.Reason != "completed" {
+	e := la.cons.End()
+	if e != nil && e.Reason != "" && e.Reason != "completed" {
 		// The frames are all here, but the session stopped early.
 		ls.Status = "interrupted"
 		if e.Reason != "interrupted" {
 			ls.Status = "failed: " + e.Reason
+		}
+	}
+	// [issue 9 defect 8, offline helper] The capture outcome: a lost source
+	// or gaps make the session incomplete (Ctrl-C still says interrupted).
+	if e != nil && (e.SourceLost || len(e.Gaps) > 0) {
+		ls.Gaps = e.Gaps
+		if ls.Status != "interrupted" {
+			ls.Status = "incomplete"
 		}
 	}
 	return ls

@@ -40,6 +40,8 @@ type scoringFlags struct {
 	keyframeEvery  int
 	detector       string
 	smooth         time.Duration
+	reconnect      time.Duration
+	readTimeout    time.Duration
 }
 
 func (sf *scoringFlags) register(fs *flag.FlagSet) {
@@ -53,6 +55,8 @@ func (sf *scoringFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&sf.smooth, "smooth", smooth.DefaultWindowMS*time.Millisecond, "centred window of the happiness_smoothed column of the result files (0: none)")
 	fs.StringVar(&sf.detector, "detector", "haar", "face detector: haar (default, more accurate), lbp (3-4x faster) or a cascade XML file")
 	fs.Float64Var(&sf.minFace, "min-face", 0, "smallest face height as a fraction of the frame height (0: 1/8); larger is faster")
+	fs.DurationVar(&sf.reconnect, "reconnect", capture.DefaultReconnect, "how long a camera or stream that stops delivering frames is reopened before the input counts as lost (0: not at all)")
+	fs.DurationVar(&sf.readTimeout, "read-timeout", capture.DefaultReadTimeout, "a camera or stream that delivers no frame for this long counts as stalled and is reopened")
 	fs.IntVar(&sf.keyframeEvery, "keyframe-every", 0, "search the whole frame for faces every N frames, tracking known faces in between (0: 10; 1: every frame)")
 }
 
@@ -91,6 +95,12 @@ func (sf *scoringFlags) validate() error {
 	if _, err := classify.FindCascade(sf.detector); err != nil {
 		return usageError("--detector: %v", err)
 	}
+	if sf.reconnect < 0 {
+		return usageError("--reconnect %v must be ≥ 0", sf.reconnect)
+	}
+	if sf.readTimeout <= 0 {
+		return usageError("--read-timeout %v must be > 0", sf.readTimeout)
+	}
 	if sf.keyframeEvery < 0 {
 		return usageError("--keyframe-every %d must be ≥ 1", sf.keyframeEvery)
 	}
@@ -98,7 +108,7 @@ func (sf *scoringFlags) validate() error {
 }
 
 func (sf *scoringFlags) captureOptions() []capture.Option {
-	return []capture.Option{capture.Every(sf.every), capture.FPS(sf.fps)}
+	return []capture.Option{capture.Every(sf.every), capture.FPS(sf.fps), capture.Reconnect(sf.reconnect), capture.ReadTimeout(sf.readTimeout)}
 }
 
 func (sf *scoringFlags) scorerParams() classify.ScorerParams {
@@ -112,12 +122,21 @@ type ScoreSummary struct {
 	Input   string `json:"input"`
 	Model   string `json:"model"`
 	Backend string `json:"backend"`
-	// Status is "complete" (every frame of the input was scored).
+	// Status is "complete" (every frame of the input was scored) or
+	// "incomplete": a camera or stream had gaps (Gaps) or was lost
+	// (SourceError); the frames it delivered are all in the result.
 	Status    string  `json:"status"`
 	ElapsedS  float64 `json:"elapsed_s"`
 	ScoredFPS float64 `json:"scored_fps"`
+	// Gaps are the stretches in which a camera or stream delivered no frames.
+	Gaps []record.Gap `json:"gaps,omitempty"`
+	// SourceError says why the input ended early (the source was lost).
+	SourceError string `json:"source_error,omitempty"`
 	aggregate.Summary
 }
+
+// errIncomplete: the input's result was written with status incomplete.
+var errIncomplete = errors.New("result written with status incomplete")
 
 func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("score", stderr, "INPUT... --out DIR [flags]\n\nINPUT is a video file, an image, a directory of images, a stream URL or a camera index.")
@@ -155,10 +174,17 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// One result set per input: distinct names, decided before any scoring.
 	bases := export.BaseNames(inputs)
-	failed := 0
+	failed, incomplete := 0, 0
 	for i, in := range inputs {
 		paths, sum, err := scoreOne(ctx, in, bases[i], *out, sf, cfg, marks, *quiet, !*noPlot, stderr)
-		if err != nil {
+		if errors.Is(err, errIncomplete) {
+			incomplete++
+			fmt.Fprintf(stderr, "affect score: %s: %v\n", in, err)
+			for _, g := range sum.Gaps {
+				fmt.Fprintf(stderr, "  no frames from %.1f s to %.1f s (%s; about %d frames lost; recovered: %v)\n",
+					g.FromMS/1000, g.ToMS/1000, g.Reason, g.LostFrames, g.Recovered)
+			}
+		} else if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return err
 			}
@@ -176,8 +202,13 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "%s: %d frames, %s, mean happiness %s, %.1f frames/s -> %s\n",
 			in, o.Frames, faces, fmtPtr(o.Mean), sum.ScoredFPS, paths.Frames)
 	}
-	if failed > 0 {
+	switch {
+	case failed > 0 && incomplete > 0:
+		return fmt.Errorf("%d of %d inputs failed (no result files were written for them) and %d are incomplete (their results say so)", failed, len(inputs), incomplete)
+	case failed > 0:
 		return fmt.Errorf("%d of %d inputs failed (no result files were written for them)", failed, len(inputs))
+	case incomplete > 0:
+		return fmt.Errorf("%d of %d inputs are incomplete: their source had gaps or was lost (the result files say status incomplete)", incomplete, len(inputs))
 	}
 	return nil
 }
@@ -229,7 +260,8 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 		return nil
 	})
 	bar.finish()
-	if err != nil {
+	lost := errors.Is(err, capture.ErrSourceLost)
+	if err != nil && !lost {
 		return paths, ScoreSummary{}, fmt.Errorf("after %d frames: %w", stats.Frames, err)
 	}
 	if stats.Frames == 0 {
@@ -243,6 +275,13 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	ss := ScoreSummary{
 		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
 		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
+		Gaps: capture.Gaps(src),
+	}
+	if lost {
+		ss.SourceError = err.Error()
+	}
+	if lost || len(ss.Gaps) > 0 {
+		ss.Status = "incomplete"
 	}
 	var po *export.PlotOptions
 	if plot {
@@ -254,6 +293,13 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	}
 	if err := res.Commit(float64(sf.smooth)/float64(time.Millisecond), po, ss); err != nil {
 		return paths, ss, err
+	}
+	if ss.Status == "incomplete" {
+		why := fmt.Sprintf("%d gaps in the source", len(ss.Gaps))
+		if lost {
+			why = ss.SourceError
+		}
+		return paths, ss, fmt.Errorf("%w (%d frames scored): %s", errIncomplete, stats.Frames, why)
 	}
 	slog.Debug("scored", "input", in, "frames", stats.Frames, "elapsed", stats.Elapsed.Round(time.Millisecond),
 		"decode", stats.Decode, "detect", stats.Timing.Detect, "classify", stats.Timing.Classify)

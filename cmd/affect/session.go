@@ -169,6 +169,9 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	// notHanded counts scored frames the publisher never took (Ctrl-C while
+	// publishing): they are undelivered too. [issue 9 defect 8, offline helper]
+	notHanded := 0
 	stats, runErr := score.Run(ctx, src, score.Config{
 		Session: *session, Participant: *participant, Source: info.Name,
 		Scorer: sf.scorerParams(), Workers: sf.workers,
@@ -182,6 +185,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err == nil {
 			return nil
 		}
+		notHanded++
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
@@ -202,15 +206,31 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case runErr != nil:
 		reason = runErr.Error()
 	}
-	end := pipeline.SessionEnd{Frames: int(stats.Frames), Published: rep.Published, Undelivered: rep.Undelivered,
-		EndedUnixNano: time.Now().UnixNano(), Reason: reason}
+	// [issue 9 defect 8, offline helper] Exact accounting: every captured
+	// frame is published or undelivered (scored but never handed to the
+	// publisher, or captured but not scored when the run stopped); and the
+	// capture outcome (gaps, lost source) goes into session_end, where the
+	// aggregators decide the status.
+	undelivered := rep.Undelivered + notHanded + int(stats.Dropped)
+	end := pipeline.SessionEnd{Frames: int(stats.Captured), Published: rep.Published, Undelivered: undelivered,
+		EndedUnixNano: time.Now().UnixNano(), Reason: reason,
+		Gaps: capture.Gaps(src), SourceLost: errors.Is(runErr, capture.ErrSourceLost)}
+	if end.SourceLost {
+		reason = "source lost"
+		end.Reason = reason
+	}
+	for _, g := range end.Gaps {
+		fmt.Fprintf(stderr, "affect session: %s delivered no frames from %.1f s to %.1f s (%s; about %d frames lost; recovered: %v)\n",
+			info.Name, g.FromMS/1000, g.ToMS/1000, g.Reason, g.LostFrames, g.Recovered)
+	}
 	ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	endErr := pipeline.PublishEvent(ectx, js, pipeline.NewEndEvent(*session, end))
 	cancel()
-	fmt.Fprintf(stdout, "captured and scored %d frames (%d with a face) in %s; %d published, %d undelivered\n",
-		stats.Frames, stats.FaceFrames, stats.Elapsed.Round(time.Millisecond), rep.Published, rep.Undelivered)
-	if rep.Undelivered > 0 {
-		fmt.Fprintf(stderr, "affect session: %d of %d frames could not be delivered to NATS (broker unreachable); they are not in the session's results\n", rep.Undelivered, stats.Frames)
+	fmt.Fprintf(stdout, "captured %d frames, scored %d (%d with a face) in %s; %d published, %d undelivered\n",
+		stats.Captured, stats.Frames, stats.FaceFrames, stats.Elapsed.Round(time.Millisecond), rep.Published, undelivered)
+	if undelivered > 0 {
+		fmt.Fprintf(stderr, "affect session: %d of %d captured frames were not delivered to NATS (%d not accepted by the broker, %d stopped before publishing); they are not in the session's results\n",
+			undelivered, stats.Captured, rep.Undelivered, notHanded+int(stats.Dropped))
 	}
 
 	if la != nil {
@@ -239,8 +259,8 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return closeErr
 	case endErr != nil:
 		return fmt.Errorf("publishing the end of session: %w", endErr)
-	case rep.Undelivered > 0:
-		return fmt.Errorf("%d frames undelivered", rep.Undelivered)
+	case undelivered > 0:
+		return fmt.Errorf("%d frames undelivered", undelivered)
 	}
 	return nil
 }
