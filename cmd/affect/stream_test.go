@@ -1,8 +1,12 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,4 +106,37 @@ func TestSessionLostStreamIsIncomplete(t *testing.T) {
 		t.Errorf("stdout does not say incomplete:\n%s", r.stdout)
 	}
 	t.Logf("%s", r.stdout)
+}
+
+// Ctrl-C in the middle of a session: every captured frame is either
+// published or counted undelivered, exactly (issue 9, defect 8: "scored 223,
+// published 222, 0 undelivered").
+func TestSessionInterruptAccountsForEveryFrame(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	done := affectAsync(t, "session", "--source", testenv.Sample(t), "--session", "int1", "--nats-port", "-1",
+		"--data-dir", filepath.Join(dir, "nats"), "--http", "off", "--quiet", "--out", out)
+	time.Sleep(5 * time.Second)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil { // caught by the command's signal.NotifyContext
+		t.Fatal(err)
+	}
+	r := wait(t, done, 60*time.Second)
+	m := regexp.MustCompile(`captured (\d+) frames, scored (\d+) .*; (\d+) published, (\d+) undelivered`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no frame accounting in stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	n := func(s string) int { v, _ := strconv.Atoi(s); return v }
+	captured, published, undelivered := n(m[1]), n(m[3]), n(m[4])
+	if captured == 0 || captured != published+undelivered {
+		t.Fatalf("captured %d, published %d, undelivered %d: every captured frame must be published or counted undelivered", captured, published, undelivered)
+	}
+	var ls LiveSummary
+	readJSON(t, export.PathsFor(out, "int1").Summary, &ls)
+	if ls.Status != "interrupted" && ls.Status != "incomplete" {
+		t.Errorf("status %q after Ctrl-C", ls.Status)
+	}
+	if ls.Overall.Frames != published {
+		t.Errorf("summary has %d frames, %d were published", ls.Overall.Frames, published)
+	}
+	t.Logf("captured %d published %d undelivered %d status %s", captured, published, undelivered, ls.Status)
 }
