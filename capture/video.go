@@ -130,7 +130,7 @@ func (s *videoSource) Next(ctx context.Context) (Frame, error) {
 			// Frame counts in headers are estimates; a shortfall of more than
 			// 5% (and more than 2 frames) means the file is damaged.
 			if fc := s.info.FrameCount; fc > 0 && s.index < fc-2 && float64(s.index) < 0.95*float64(fc) {
-				return Frame{}, fmt.Errorf("%w: %s gave %d of the %d frames in its header", ErrTruncated, s.info.Name, s.index, fc)
+				return Frame{}, fmt.Errorf("%w: video %s ended early: it gave %d of the %d frames in its header", ErrTruncated, s.info.Name, s.index, fc)
 			}
 			return Frame{}, io.EOF
 		}

@@ -146,3 +146,53 @@ func TestScoreFullDiskLeavesNoFiles(t *testing.T) {
 		t.Fatalf("a failed input left files behind: %v", names)
 	}
 }
+
+// A folder of images: every row names its file; a truncated JPEG and an
+// unreadable image are error rows (counted, not "no face"); entries that are
+// not read are reported with the reason (issue 9, defect 9).
+func TestScoreImageFolderAccountsForEveryFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "photos")
+	writeSampleFrame(t, 10, filepath.Join(dir, "a.jpg"))
+	writeSampleFrame(t, 40, filepath.Join(dir, "b.jpg"))
+	whole, _ := os.ReadFile(filepath.Join(dir, "a.jpg"))
+	os.WriteFile(filepath.Join(dir, "c.jpg"), whole[:len(whole)*6/10], 0o644) // cut short
+	os.WriteFile(filepath.Join(dir, "broken.png"), []byte("\x89PNG not really"), 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("session notes"), 0o644)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := affect(t, "score", dir, "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	p := export.PathsFor(out, "photos")
+	rows := readCSV(t, p.Frames)
+	if len(rows) != 5 {
+		t.Fatalf("%d rows, want a header and 4 images", len(rows))
+	}
+	want := []struct {
+		file, errHas string
+	}{{"a.jpg", ""}, {"b.jpg", ""}, {"broken.png", "not an image"}, {"c.jpg", "end marker"}}
+	for i, w := range want {
+		r := rows[i+1]
+		if r[export.ColFile] != w.file {
+			t.Errorf("row %d: file %q, want %q", i+1, r[export.ColFile], w.file)
+		}
+		if w.errHas == "" && (r[export.ColError] != "" || r[export.ColFaceFound] != "1") {
+			t.Errorf("%s: error %q, face_found %s; want a scored face", w.file, r[export.ColError], r[export.ColFaceFound])
+		}
+		if w.errHas != "" && !strings.Contains(r[export.ColError], w.errHas) {
+			t.Errorf("%s: error %q, want it to say %q", w.file, r[export.ColError], w.errHas)
+		}
+	}
+	var sum ScoreSummary
+	readJSON(t, p.Summary, &sum)
+	if sum.ErrorFrames != 2 || len(sum.SkippedFiles) != 2 {
+		t.Errorf("summary: %d error frames, skipped %+v; want 2 and notes.txt, sub", sum.ErrorFrames, sum.SkippedFiles)
+	}
+	for _, s := range []string{"skipped 2 entries", "notes.txt (not an image", "sub (a folder", "2 of 4 frames could not be scored"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stderr does not say %q:\n%s", s, stderr)
+		}
+	}
+	t.Log(stdout, stderr)
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -132,6 +133,10 @@ type ScoreSummary struct {
 	Gaps []record.Gap `json:"gaps,omitempty"`
 	// SourceError says why the input ended early (the source was lost).
 	SourceError string `json:"source_error,omitempty"`
+	// SkippedFiles are the entries of an image folder that were not read,
+	// with the reason (images that could not be read are rows with an
+	// error: error_frames counts them).
+	SkippedFiles []capture.SkippedFile `json:"skipped_files,omitempty"`
 	aggregate.Summary
 }
 
@@ -245,6 +250,7 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 		return paths, ScoreSummary{}, err
 	}
 	defer res.Abort()
+	var frameErrs []string // the first few reasons of frames with an error
 	bar := newProgress(stderr, base, total, quiet)
 	stats, err := score.Run(ctx, src, score.Config{
 		Session:  base,
@@ -255,6 +261,9 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	}, func(f record.FrameScore) error {
 		if err := res.Add(&f); err != nil {
 			return err
+		}
+		if f.Error != "" && len(frameErrs) < 5 {
+			frameErrs = append(frameErrs, f.Error)
 		}
 		agg.Add(summaryFrame(&f))
 		return nil
@@ -275,7 +284,22 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	ss := ScoreSummary{
 		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
 		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
-		Gaps: capture.Gaps(src),
+		Gaps: capture.Gaps(src), SkippedFiles: info.Skipped,
+	}
+	if n := len(info.Skipped); n > 0 {
+		var list []string
+		for _, sk := range info.Skipped[:min(n, 5)] {
+			list = append(list, fmt.Sprintf("%s (%s)", sk.Name, sk.Reason))
+		}
+		more := ""
+		if n > 5 {
+			more = fmt.Sprintf(" and %d more (see skipped_files in %s)", n-5, filepath.Base(paths.Summary))
+		}
+		fmt.Fprintf(stderr, "affect score: %s: skipped %d entries: %s%s\n", in, n, strings.Join(list, "; "), more)
+	}
+	if n := sum.ErrorFrames; n > 0 {
+		fmt.Fprintf(stderr, "affect score: %s: %d of %d frames could not be scored (the error column of their rows says why): %s\n",
+			in, n, stats.Frames, strings.Join(frameErrs, "; "))
 	}
 	if lost {
 		ss.SourceError = err.Error()
