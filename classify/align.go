@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -28,14 +27,9 @@ type Aligner struct {
 
 // NewAligner loads the eye cascade.
 func NewAligner() (*Aligner, error) {
-	path, err := FindCascade(EyeCascade)
+	c, err := LoadCascade(EyeCascade)
 	if err != nil {
 		return nil, err
-	}
-	c := gocv.NewCascadeClassifier()
-	if !c.Load(path) {
-		c.Close()
-		return nil, fmt.Errorf("%w: %s could not be loaded as a cascade", ErrNoCascade, path)
 	}
 	return &Aligner{eyes: c, gray: gocv.NewMat(), big: gocv.NewMat(), MaxAngle: 25}, nil
 }

@@ -274,7 +274,7 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 	for i := range sum {
 		f.Probs[i] = sum[i] / float64(len(s.models))
 	}
-	f.Happiness = s.cal.happiness(s.names, s.probs, f.Probs)
+	f.Happiness = s.cal.happiness(s.names, s.probs)
 	return f, cm, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/evaluate"
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/record"
 )
 
 // bootstrapN is the number of resamples of the paired bootstrap.
@@ -208,21 +207,5 @@ func happinessOf(c models.Combination, name string, cal bool, p evaluate.ModelPr
 			f[i] = (p.FaceAPI[i] + p.FaceAPIFlip[i]) / 2
 		}
 	}
-	if name == classify.ModelCombined {
-		x := classify.CombinationFeatures(h, f, c.Eps)
-		return classify.ApplyLogReg(c.Combined, x[:])
-	}
-	var raw float64
-	switch name {
-	case "human":
-		raw = h[record.HappyIndex]
-	case "faceapi":
-		raw = f[record.HappyIndex]
-	default:
-		raw = (h[record.HappyIndex] + f[record.HappyIndex]) / 2
-	}
-	if !cal {
-		return raw
-	}
-	return classify.ApplyPlatt(c.Platt[name], raw, c.Eps)
+	return classify.ModelHappiness(c, name, !cal, h, f)
 }

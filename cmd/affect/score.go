@@ -241,16 +241,11 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	if sf.fps > 0 {
 		total = 0
 	}
-	agg, err := aggregate.New(cfg)
+	sink, err := newScoreSink(cfg, paths)
 	if err != nil {
 		return paths, ScoreSummary{}, err
 	}
-	res, err := export.NewResultWriter(paths)
-	if err != nil {
-		return paths, ScoreSummary{}, err
-	}
-	defer res.Abort()
-	var frameErrs []string // the first few reasons of frames with an error
+	defer sink.res.Abort()
 	bar := newProgress(stderr, base, total, quiet)
 	stats, err := score.Run(ctx, src, score.Config{
 		Session:  base,
@@ -258,16 +253,7 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 		Scorer:   sf.scorerParams(),
 		Workers:  sf.workers,
 		Progress: bar.update,
-	}, func(f record.FrameScore) error {
-		if err := res.Add(&f); err != nil {
-			return err
-		}
-		if f.Error != "" && len(frameErrs) < 5 {
-			frameErrs = append(frameErrs, f.Error)
-		}
-		agg.Add(summaryFrame(&f))
-		return nil
-	})
+	}, sink.add)
 	bar.finish()
 	lost := errors.Is(err, capture.ErrSourceLost)
 	if err != nil && !lost {
@@ -277,9 +263,9 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 		return paths, ScoreSummary{}, fmt.Errorf("%w: nothing to score in %s", capture.ErrEmpty, in)
 	}
 	for _, m := range marks {
-		agg.AddMarker(m)
+		sink.agg.AddMarker(m)
 	}
-	sum := agg.Summary()
+	sum := sink.agg.Summary()
 	sum.Session = base
 	ss := ScoreSummary{
 		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
@@ -299,7 +285,7 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	}
 	if n := sum.ErrorFrames; n > 0 {
 		fmt.Fprintf(stderr, "affect score: %s: %d of %d frames could not be scored (the error column of their rows says why): %s\n",
-			in, n, stats.Frames, strings.Join(frameErrs, "; "))
+			in, n, stats.Frames, strings.Join(sink.frameErrs, "; "))
 	}
 	if lost {
 		ss.SourceError = err.Error()
@@ -315,7 +301,7 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 		}
 		po = &export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}
 	}
-	if err := res.Commit(float64(sf.smooth)/float64(time.Millisecond), po, ss); err != nil {
+	if err := sink.res.Commit(float64(sf.smooth)/float64(time.Millisecond), po, ss); err != nil {
 		return paths, ss, err
 	}
 	if ss.Status == "incomplete" {
@@ -328,6 +314,37 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	slog.Debug("scored", "input", in, "frames", stats.Frames, "elapsed", stats.Elapsed.Round(time.Millisecond),
 		"decode", stats.Decode, "detect", stats.Timing.Detect, "classify", stats.Timing.Classify)
 	return paths, ss, nil
+}
+
+// scoreSink takes the scored frames of one input: each row streams into the
+// result files and only what the summary needs stays in memory.
+type scoreSink struct {
+	res       *export.ResultWriter
+	agg       *aggregate.Aggregator
+	frameErrs []string // the first few reasons of frames with an error
+}
+
+func newScoreSink(cfg aggregate.Config, paths export.Paths) (*scoreSink, error) {
+	agg, err := aggregate.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := export.NewResultWriter(paths)
+	if err != nil {
+		return nil, err
+	}
+	return &scoreSink{res: res, agg: agg}, nil
+}
+
+func (s *scoreSink) add(f record.FrameScore) error {
+	if err := s.res.Add(&f); err != nil {
+		return err
+	}
+	if f.Error != "" && len(s.frameErrs) < 5 {
+		s.frameErrs = append(s.frameErrs, f.Error)
+	}
+	s.agg.Add(summaryFrame(&f))
+	return nil
 }
 
 // lowQuality is shared by every summary frame whose face fails the quality rule.
