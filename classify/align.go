@@ -63,14 +63,7 @@ func (a *Aligner) FindEyes(face gocv.Mat) (Eyes, bool) {
 	if face.Empty() {
 		return Eyes{}, false
 	}
-	switch face.Channels() {
-	case 1:
-		face.CopyTo(&a.gray)
-	case 4:
-		gocv.CvtColor(face, &a.gray, gocv.ColorBGRAToGray)
-	default:
-		gocv.CvtColor(face, &a.gray, gocv.ColorBGRToGray)
-	}
+	toGray(face, &a.gray)
 	sx := float64(alignSide) / float64(face.Cols())
 	sy := float64(alignSide) / float64(face.Rows())
 	gocv.Resize(a.gray, &a.big, image.Pt(alignSide, alignSide), 0, 0, gocv.InterpolationLinear)

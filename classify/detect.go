@@ -188,14 +188,17 @@ func (d *Detector) Close() error {
 	return d.cascade.Close()
 }
 
-func (d *Detector) toGray(frame gocv.Mat) {
-	switch frame.Channels() {
+func (d *Detector) toGray(frame gocv.Mat) { toGray(frame, &d.gray) }
+
+// toGray converts a gray, BGR or BGRA picture to gray in dst.
+func toGray(src gocv.Mat, dst *gocv.Mat) {
+	switch src.Channels() {
 	case 1:
-		frame.CopyTo(&d.gray)
+		src.CopyTo(dst)
 	case 4:
-		gocv.CvtColor(frame, &d.gray, gocv.ColorBGRAToGray)
+		gocv.CvtColor(src, dst, gocv.ColorBGRAToGray)
 	default:
-		gocv.CvtColor(frame, &d.gray, gocv.ColorBGRToGray)
+		gocv.CvtColor(src, dst, gocv.ColorBGRToGray)
 	}
 }
 
