@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -167,12 +168,27 @@ func (la *liveAggregation) finish() LiveSummary {
 	// [issue 9 defect 8, offline helper] The capture outcome: a lost source
 	// or gaps make the session incomplete (Ctrl-C still says interrupted).
 	if e != nil && (e.SourceLost || len(e.Gaps) > 0) {
-		ls.Gaps = e.Gaps
+		ls.Gaps = validGaps(e.Gaps)
 		if ls.Status != "interrupted" {
 			ls.Status = "incomplete"
 		}
 	}
 	return ls
+}
+
+// validGaps keeps the gaps of a session_end (a network message) that make
+// sense: finite, ordered media times, a bounded reason, at most 1000.
+// [issue 9 defect 8, offline helper]
+func validGaps(gs []record.Gap) []record.Gap {
+	var out []record.Gap
+	for _, g := range gs {
+		if len(out) == 1000 || math.IsNaN(g.FromMS) || math.IsInf(g.FromMS, 0) || math.IsNaN(g.ToMS) || math.IsInf(g.ToMS, 0) ||
+			g.FromMS < 0 || g.ToMS < g.FromMS || g.LostFrames < -1 || len(g.Reason) > 200 {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // report prints the end-of-session line (and the delivery problem, if any).
