@@ -6,8 +6,10 @@ package export
 
 import (
 	"encoding/json"
+	"fmt"
 	"github.com/affectlab/affect/internal/atomicfile"
 	"io"
+	"os"
 	"path/filepath"
 )
 
@@ -37,11 +39,27 @@ func PathsFor(dir, base string) Paths {
 type AtomicFile = atomicfile.File
 
 // Create starts writing path atomically; its directory is created if needed.
-func Create(path string) (*AtomicFile, error) { return atomicfile.Create(path) }
+func Create(path string) (*AtomicFile, error) {
+	if err := mkdirFor(path); err != nil {
+		return nil, err
+	}
+	return atomicfile.Create(path)
+}
 
-// WriteFile writes path atomically with the bytes fn writes.
+// WriteFile writes path atomically with the bytes fn writes; its directory
+// is created if needed.
 func WriteFile(path string, fn func(w io.Writer) error) error {
+	if err := mkdirFor(path); err != nil {
+		return err
+	}
 	return atomicfile.WriteFile(path, fn)
+}
+
+func mkdirFor(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("export: creating directory %s: %w", filepath.Dir(path), err)
+	}
+	return nil
 }
 
 // WriteJSON writes v as indented JSON to path atomically.

@@ -28,13 +28,9 @@ type File struct {
 	state int // 0 writing, 1 prepared (synced and closed), 2 done
 }
 
-// Create starts writing path atomically; its directory is created if needed.
+// Create starts writing path atomically. Its directory must exist.
 func Create(path string) (*File, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating directory %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), TempPrefix+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
