@@ -155,27 +155,31 @@ func printStatus(w io.Writer, s aggregate.Summary) {
 	fmt.Fprintf(w, "t=%.1fs frames %d face %s mean %s rolling %s epochs %d\n", t, o.Frames, face, fmtPtr(o.Mean), fmtPtr(r.Mean), len(s.Epochs))
 }
 
-// writeLiveResults writes the per-frame CSV, the plot and, last, the summary
-// JSON (its presence means the results are complete), each atomically.
+// writeLiveResults writes the per-frame CSV, the plot and the summary JSON
+// together or not at all, the summary last (export.ResultWriter; issue 9
+// defect 6, offline helper).
 func writeLiveResults(dir, session string, agg *aggregate.Aggregator, ls LiveSummary, plot bool, smoothWindow time.Duration, stdout io.Writer) error {
 	paths := export.PathsFor(dir, session)
 	frames := agg.Frames()
-	if err := smooth.Frames(frames, float64(smoothWindow)/float64(time.Millisecond)); err != nil {
+	res, err := export.NewResultWriter(paths)
+	if err != nil {
 		return err
 	}
-	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
-		return err
+	defer res.Abort()
+	for i := range frames {
+		if err := res.Add(&frames[i]); err != nil {
+			return err
+		}
 	}
+	var po *export.PlotOptions
 	if plot && len(frames) > 0 {
 		pm := make([]export.PlotMarker, len(ls.Epochs))
 		for i, e := range ls.Epochs {
 			pm[i] = export.PlotMarker{TimeMS: e.OnsetMS, Label: e.Label}
 		}
-		if err := export.WritePlot(paths.Plot, frames, export.PlotOptions{Title: session, Threshold: ls.Threshold, Markers: pm}); err != nil {
-			return err
-		}
+		po = &export.PlotOptions{Title: session, Threshold: ls.Threshold, Markers: pm}
 	}
-	if err := export.WriteJSON(paths.Summary, ls); err != nil {
+	if err := res.Commit(float64(smoothWindow)/float64(time.Millisecond), po, ls); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s\n", paths.Frames, paths.Summary)
