@@ -32,8 +32,9 @@ var (
 	ErrNoCamera = errors.New("camera not available")
 	// ErrUnreadable: the file exists but cannot be decoded as video or image.
 	ErrUnreadable = errors.New("cannot decode input")
-	// ErrTruncated: a video ended well before the frame count in its header.
-	ErrTruncated = errors.New("video ended early (truncated or damaged file)")
+	// ErrTruncated: a video ended well before the frame count in its header,
+	// or a JPEG ends before its end marker.
+	ErrTruncated = errors.New("truncated or damaged file")
 	// ErrEmpty: a directory holds no images, or a video holds no frames.
 	ErrEmpty = errors.New("no frames in input")
 )
@@ -82,6 +83,9 @@ type Info struct {
 	FrameCount int64
 	Width      int
 	Height     int
+	// Skipped are the entries of a directory source that are not read
+	// (not images by name, folders, hidden files), with the reason.
+	Skipped []SkippedFile
 }
 
 // Source yields frames until io.EOF.
@@ -94,10 +98,12 @@ type Source interface {
 
 // Options control sampling and playback.
 type options struct {
-	every    int
-	fps      float64
-	realtime bool
-	maxDirty int
+	every       int
+	fps         float64
+	realtime    bool
+	maxDirty    int
+	reconnect   time.Duration
+	readTimeout time.Duration
 }
 
 // Option configures Open.
@@ -141,7 +147,7 @@ var streamSchemes = map[string]bool{"rtsp": true, "rtsps": true, "rtmp": true, "
 //   - a directory is read as its images in name order;
 //   - a file with an image extension is one still image; any other file is a video.
 func Open(spec string, opts ...Option) (Source, error) {
-	o := options{every: 1}
+	o := options{every: 1, reconnect: DefaultReconnect, readTimeout: DefaultReadTimeout}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err

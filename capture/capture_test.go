@@ -35,6 +35,13 @@ func TestOpenBadInput(t *testing.T) {
 	// A truncated mp4 whose header is gone too.
 	head := filepath.Join(dir, "head.mp4")
 	os.WriteFile(head, data[:200], 0o644)
+	// A JPEG cut short: OpenCV decodes its top and greys the rest without an error.
+	jpg, err := os.ReadFile(filepath.Join(testenv.Root(t), "samples", "face.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutJPEG := filepath.Join(dir, "cut.jpg")
+	os.WriteFile(cutJPEG, jpg[:len(jpg)*6/10], 0o644)
 
 	tests := []struct {
 		name, spec string
@@ -52,6 +59,7 @@ func TestOpenBadInput(t *testing.T) {
 		{"negative camera", "-1", capture.ErrUnsupported},
 		{"absent camera", "37", capture.ErrNoCamera},
 		{"broken image", badImg, capture.ErrUnreadable},
+		{"truncated jpeg", cutJPEG, capture.ErrTruncated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,8 +5,10 @@ package capture_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/internal/testenv"
@@ -29,6 +31,17 @@ func TestLeakCapture(t *testing.T) {
 			capture.ReadAll(context.Background(), src, func(capture.Frame) error { return nil })
 			src.Close()
 		}
+	}
+	// A served stream killed mid-read: the connection's goroutine closes its
+	// frames and capture when the read returns.
+	if _, err := exec.LookPath("ffmpeg"); err == nil {
+		s := testenv.ServeStream(t, testenv.Sample(t))
+		src := openStream(t, s.URL, capture.Reconnect(time.Second), capture.ReadTimeout(time.Second))
+		readN(t, src, 10)
+		s.Kill()
+		readUntilError(t, src)
+		src.Close()
+		time.Sleep(time.Second)
 	}
 	checkMats()
 }

@@ -9,15 +9,13 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// videoSource reads a video file, a network stream or a camera.
+// videoSource reads a video file (cameras and streams: liveSource).
 type videoSource struct {
 	vc      *gocv.VideoCapture
 	info    info
 	samp    sampler
 	index   int64 // index of the next frame to read
-	start   time.Time
 	lastMS  float64
-	misses  int // consecutive empty reads (cameras)
 	playAt  time.Time
 	realFPS float64
 }
@@ -35,7 +33,7 @@ func openVideo(name string, kind Kind, o options) (Source, error) {
 		}
 		return nil, fmt.Errorf("%w: %s is not a video OpenCV can read (corrupt, truncated or not a video file)", ErrUnreadable, name)
 	}
-	s := &videoSource{vc: vc, samp: sampler{o: o}, start: time.Now()}
+	s := &videoSource{vc: vc, samp: sampler{o: o}}
 	s.info = Info{
 		Name:       name,
 		Kind:       kind,
@@ -50,10 +48,28 @@ func openVideo(name string, kind Kind, o options) (Source, error) {
 	if s.info.FrameCount < 0 {
 		s.info.FrameCount = 0
 	}
-	if o.realtime && kind == KindFile && s.info.FPS > 0 {
+	if kind == KindStream {
+		return newLiveSource(vc, s.info, o, func() (*gocv.VideoCapture, error) { return openCapture(name) }), nil
+	}
+	if o.realtime && s.info.FPS > 0 {
 		s.realFPS = s.info.FPS
 	}
 	return s, nil
+}
+
+// openCapture opens a stream or camera again after a loss.
+func openCapture(v any) (*gocv.VideoCapture, error) {
+	vc, err := gocv.OpenVideoCapture(v)
+	if err != nil || vc == nil || !vc.IsOpened() {
+		if vc != nil {
+			vc.Close()
+		}
+		if err == nil {
+			err = fmt.Errorf("cannot open %v", v)
+		}
+		return nil, err
+	}
+	return vc, nil
 }
 
 func openCamera(index int, o options) (Source, error) {
@@ -67,15 +83,17 @@ func openCamera(index int, o options) (Source, error) {
 		}
 		return nil, fmt.Errorf("%w: no camera at index %d (is a webcam connected and free? see /dev/video*; or give a video file)", ErrNoCamera, index)
 	}
-	s := &videoSource{vc: vc, samp: sampler{o: o}, start: time.Now()}
-	s.info = Info{
+	info := Info{
 		Name:   fmt.Sprintf("camera:%d", index),
 		Kind:   KindCamera,
 		FPS:    vc.Get(gocv.VideoCaptureFPS),
 		Width:  int(vc.Get(gocv.VideoCaptureFrameWidth)),
 		Height: int(vc.Get(gocv.VideoCaptureFrameHeight)),
 	}
-	return s, nil
+	if info.FPS <= 0 || info.FPS > 1000 {
+		info.FPS = 0
+	}
+	return newLiveSource(vc, info, o, func() (*gocv.VideoCapture, error) { return openCapture(index) }), nil
 }
 
 func (s *videoSource) Info() Info { return s.info }
@@ -83,7 +101,7 @@ func (s *videoSource) Info() Info { return s.info }
 func (s *videoSource) Close() error { return s.vc.Close() }
 
 // maxEmptyReads is how many empty reads in a row a camera or stream may give
-// before the source reports that it stopped delivering frames.
+// before the source counts as lost.
 const maxEmptyReads = 50
 
 func (s *videoSource) Next(ctx context.Context) (Frame, error) {
@@ -93,7 +111,7 @@ func (s *videoSource) Next(ctx context.Context) (Frame, error) {
 		}
 		idx := s.index
 		// Frames that sampling drops are grabbed without decoding into a Mat we keep.
-		if s.samp.o.every > 1 && s.samp.o.fps == 0 && idx%int64(s.samp.o.every) != 0 && s.info.Kind != KindCamera {
+		if s.samp.o.every > 1 && s.samp.o.fps == 0 && idx%int64(s.samp.o.every) != 0 {
 			s.vc.Grab(1)
 			s.index++
 			if s.info.FrameCount > 0 && s.index > s.info.FrameCount+1 {
@@ -106,39 +124,20 @@ func (s *videoSource) Next(ctx context.Context) (Frame, error) {
 		wall := time.Now()
 		if !ok || m.Empty() {
 			m.Close()
-			switch s.info.Kind {
-			case KindCamera, KindStream:
-				s.misses++
-				if s.misses < maxEmptyReads && ok {
-					continue // live sources may deliver an empty frame now and then
-				}
-				if s.info.Kind == KindStream && !ok {
-					return Frame{}, io.EOF
-				}
-				return Frame{}, fmt.Errorf("%w: %s stopped delivering frames after %d frames", ErrUnreadable, s.info.Name, s.index)
-			default:
-				if s.index == 0 {
-					return Frame{}, fmt.Errorf("%w: %s has no decodable frames", ErrEmpty, s.info.Name)
-				}
-				// Frame counts in headers are estimates; a shortfall of more than
-				// 5% (and more than 2 frames) means the file is damaged.
-				if fc := s.info.FrameCount; fc > 0 && s.index < fc-2 && float64(s.index) < 0.95*float64(fc) {
-					return Frame{}, fmt.Errorf("%w: %s gave %d of the %d frames in its header", ErrTruncated, s.info.Name, s.index, fc)
-				}
-				return Frame{}, io.EOF
+			if s.index == 0 {
+				return Frame{}, fmt.Errorf("%w: %s has no decodable frames", ErrEmpty, s.info.Name)
 			}
+			// Frame counts in headers are estimates; a shortfall of more than
+			// 5% (and more than 2 frames) means the file is damaged.
+			if fc := s.info.FrameCount; fc > 0 && s.index < fc-2 && float64(s.index) < 0.95*float64(fc) {
+				return Frame{}, fmt.Errorf("%w: video %s ended early: it gave %d of the %d frames in its header", ErrTruncated, s.info.Name, s.index, fc)
+			}
+			return Frame{}, io.EOF
 		}
-		s.misses = 0
 		s.index++
-		var tms float64
-		switch s.info.Kind {
-		case KindCamera, KindStream:
-			tms = float64(wall.Sub(s.start).Microseconds()) / 1000
-		default:
-			tms = s.vc.Get(gocv.VideoCapturePosMsec)
-			if s.info.FPS > 0 && (tms <= 0 && idx > 0 || tms < s.lastMS) {
-				tms = float64(idx) * 1000 / s.info.FPS
-			}
+		tms := s.vc.Get(gocv.VideoCapturePosMsec)
+		if s.info.FPS > 0 && (tms <= 0 && idx > 0 || tms < s.lastMS) {
+			tms = float64(idx) * 1000 / s.info.FPS
 		}
 		s.lastMS = tms
 		if !s.samp.keep(idx, tms) {

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -28,14 +27,9 @@ type Aligner struct {
 
 // NewAligner loads the eye cascade.
 func NewAligner() (*Aligner, error) {
-	path, err := FindCascade(EyeCascade)
+	c, err := LoadCascade(EyeCascade)
 	if err != nil {
 		return nil, err
-	}
-	c := gocv.NewCascadeClassifier()
-	if !c.Load(path) {
-		c.Close()
-		return nil, fmt.Errorf("%w: %s could not be loaded as a cascade", ErrNoCascade, path)
 	}
 	return &Aligner{eyes: c, gray: gocv.NewMat(), big: gocv.NewMat(), MaxAngle: 25}, nil
 }
@@ -69,14 +63,7 @@ func (a *Aligner) FindEyes(face gocv.Mat) (Eyes, bool) {
 	if face.Empty() {
 		return Eyes{}, false
 	}
-	switch face.Channels() {
-	case 1:
-		face.CopyTo(&a.gray)
-	case 4:
-		gocv.CvtColor(face, &a.gray, gocv.ColorBGRAToGray)
-	default:
-		gocv.CvtColor(face, &a.gray, gocv.ColorBGRToGray)
-	}
+	toGray(face, &a.gray)
 	sx := float64(alignSide) / float64(face.Cols())
 	sy := float64(alignSide) / float64(face.Rows())
 	gocv.Resize(a.gray, &a.big, image.Pt(alignSide, alignSide), 0, 0, gocv.InterpolationLinear)

@@ -41,7 +41,7 @@ func CombinationFeatures(human, faceapi [7]float64, eps float64) [NumCombination
 		x[i] = math.Log(max(human[i], eps))
 		x[7+i] = math.Log(max(faceapi[i], eps))
 	}
-	x[14] = Logit((human[record.HappyIndex]+faceapi[record.HappyIndex])/2, eps)
+	x[14] = Logit(RawHappiness("ensemble", human, faceapi), eps)
 	return x
 }
 
@@ -59,6 +59,36 @@ func ApplyPlatt(pl models.Platt, p, eps float64) float64 {
 	return Sigmoid(pl.A*Logit(p, eps) + pl.B)
 }
 
+// RawHappiness is the uncalibrated P(happy) of a selectable model other
+// than "combined", from both models' class probabilities of one face (a
+// model that was not run may pass zeros): "human" and "faceapi" take their
+// own happy probability, "ensemble" the mean of both.
+func RawHappiness(model string, human, faceapi [7]float64) float64 {
+	switch model {
+	case "human":
+		return human[record.HappyIndex]
+	case "faceapi":
+		return faceapi[record.HappyIndex]
+	}
+	return (human[record.HappyIndex] + faceapi[record.HappyIndex]) / 2
+}
+
+// ModelHappiness is the one rule for the happiness of model M that a Scorer
+// ships, evaluation measures and the fit calibrates: for "combined" the
+// learned combination of both models' probabilities (c.Combined); for the
+// others RawHappiness, Platt-calibrated with c.Platt[M] unless raw.
+func ModelHappiness(c models.Combination, model string, raw bool, human, faceapi [7]float64) float64 {
+	if model == ModelCombined {
+		x := CombinationFeatures(human, faceapi, c.Eps)
+		return ApplyLogReg(c.Combined, x[:])
+	}
+	p := RawHappiness(model, human, faceapi)
+	if raw {
+		return p
+	}
+	return ApplyPlatt(c.Platt[model], p, c.Eps)
+}
+
 // calibrator turns the per-model probabilities of a face into the shipped
 // happiness of one selectable model.
 type calibrator struct {
@@ -68,24 +98,16 @@ type calibrator struct {
 }
 
 // happiness returns the calibrated P(happy) from per-model probabilities
-// (probs[i] belongs to the i-th model of the Scorer) and their mean.
-func (k calibrator) happiness(names []string, probs [][7]float64, mean [7]float64) float64 {
-	if k.model == ModelCombined {
-		var h, f [7]float64
-		for i, n := range names {
-			switch n {
-			case "human":
-				h = probs[i]
-			case "faceapi":
-				f = probs[i]
-			}
+// (probs[i] belongs to the i-th model of the Scorer, named names[i]).
+func (k calibrator) happiness(names []string, probs [][7]float64) float64 {
+	var h, f [7]float64
+	for i, n := range names {
+		switch n {
+		case "human":
+			h = probs[i]
+		case "faceapi":
+			f = probs[i]
 		}
-		x := CombinationFeatures(h, f, k.c.Eps)
-		return ApplyLogReg(k.c.Combined, x[:])
 	}
-	p := mean[record.HappyIndex]
-	if k.raw {
-		return p
-	}
-	return ApplyPlatt(k.c.Platt[k.model], p, k.c.Eps)
+	return ModelHappiness(k.c, k.model, k.raw, h, f)
 }

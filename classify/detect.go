@@ -138,6 +138,22 @@ func FindCascade(name string) (string, error) {
 	return "", fmt.Errorf("%w: %s is in none of %v (install Debian's opencv-data: apt-get install opencv-data, or set AFFECT_CASCADE_DIR)", ErrNoCascade, name, dirs)
 }
 
+// LoadCascade finds the cascade name (see FindCascade) and loads it: the one
+// cascade loader of the face detector and the eye aligner. The caller
+// closes the classifier.
+func LoadCascade(name string) (gocv.CascadeClassifier, error) {
+	path, err := FindCascade(name)
+	if err != nil {
+		return gocv.CascadeClassifier{}, err
+	}
+	c := gocv.NewCascadeClassifier()
+	if !c.Load(path) {
+		c.Close()
+		return gocv.CascadeClassifier{}, fmt.Errorf("%w: %s could not be loaded as a cascade", ErrNoCascade, path)
+	}
+	return c, nil
+}
+
 // Detector finds frontal faces with a Haar cascade.
 // A Detector is not safe for concurrent use.
 type Detector struct {
@@ -154,14 +170,9 @@ func NewDetector(p DetectorParams) (*Detector, error) {
 		return nil, err
 	}
 	p = p.withDefaults()
-	path, err := FindCascade(p.Cascade)
+	c, err := LoadCascade(p.Cascade)
 	if err != nil {
 		return nil, err
-	}
-	c := gocv.NewCascadeClassifier()
-	if !c.Load(path) {
-		c.Close()
-		return nil, fmt.Errorf("%w: %s could not be loaded as a cascade", ErrNoCascade, path)
 	}
 	return &Detector{p: p, cascade: c, gray: gocv.NewMat(), small: gocv.NewMat(), roi: gocv.NewMat()}, nil
 }
@@ -177,14 +188,17 @@ func (d *Detector) Close() error {
 	return d.cascade.Close()
 }
 
-func (d *Detector) toGray(frame gocv.Mat) {
-	switch frame.Channels() {
+func (d *Detector) toGray(frame gocv.Mat) { toGray(frame, &d.gray) }
+
+// toGray converts a gray, BGR or BGRA picture to gray in dst.
+func toGray(src gocv.Mat, dst *gocv.Mat) {
+	switch src.Channels() {
 	case 1:
-		frame.CopyTo(&d.gray)
+		src.CopyTo(dst)
 	case 4:
-		gocv.CvtColor(frame, &d.gray, gocv.ColorBGRAToGray)
+		gocv.CvtColor(src, dst, gocv.ColorBGRAToGray)
 	default:
-		gocv.CvtColor(frame, &d.gray, gocv.ColorBGRToGray)
+		gocv.CvtColor(src, dst, gocv.ColorBGRToGray)
 	}
 }
 

@@ -274,7 +274,7 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 	for i := range sum {
 		f.Probs[i] = sum[i] / float64(len(s.models))
 	}
-	f.Happiness = s.cal.happiness(s.names, s.probs, f.Probs)
+	f.Happiness = s.cal.happiness(s.names, s.probs)
 	return f, cm, nil
 }
 
@@ -338,14 +338,7 @@ func sharpness(crop gocv.Mat, gray, small, lap *gocv.Mat) float64 {
 	if crop.Empty() {
 		return 0
 	}
-	switch crop.Channels() {
-	case 1:
-		crop.CopyTo(gray)
-	case 4:
-		gocv.CvtColor(crop, gray, gocv.ColorBGRAToGray)
-	default:
-		gocv.CvtColor(crop, gray, gocv.ColorBGRToGray)
-	}
+	toGray(crop, gray)
 	gocv.Resize(*gray, small, image.Pt(SharpnessSide, SharpnessSide), 0, 0, gocv.InterpolationArea)
 	gocv.Laplacian(*small, lap, gocv.MatTypeCV64F, 1, 1, 0, gocv.BorderDefault)
 	_, std := meanStd(*lap)

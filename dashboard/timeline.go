@@ -1,58 +1,33 @@
 package dashboard
 
 import (
+	"github.com/affectlab/affect/chart"
 	"math"
 	"strconv"
 )
 
-// bin accumulates the frames whose media time falls in one time bin.
+// bin is a chart bin (count, face count, sum, min and max of the face
+// frames' happiness: chart.Bin, the same binning export and report draw)
+// stamped with the session version of its last change.
 type bin struct {
-	n, nf    int32   // frames, face frames
-	sum      float64 // sum of face frames' happiness
-	min, max float32 // of face frames' happiness
-	ver      uint64  // session version of the last change
+	chart.Bin
+	ver uint64 // session version of the last change
 }
 
-func (b *bin) add(face bool, h float64) {
-	b.n++
-	if !face {
-		return
-	}
-	f := float32(h)
-	if b.nf == 0 || f < b.min {
-		b.min = f
-	}
-	if b.nf == 0 || f > b.max {
-		b.max = f
-	}
-	b.nf++
-	b.sum += h
-}
+func (b *bin) add(face bool, h float64) { b.Add(face, h) }
 
-func (b *bin) merge(o *bin) {
-	if o.nf > 0 {
-		if b.nf == 0 || o.min < b.min {
-			b.min = o.min
-		}
-		if b.nf == 0 || o.max > b.max {
-			b.max = o.max
-		}
-	}
-	b.n += o.n
-	b.nf += o.nf
-	b.sum += o.sum
-}
+func (b *bin) merge(o *bin) { b.Merge(&o.Bin) }
 
 // appendJSON appends [index,n,nf] or [index,n,nf,mean,min,max].
 func (b *bin) appendJSON(dst []byte, index int64) []byte {
 	dst = append(dst, '[')
 	dst = strconv.AppendInt(dst, index, 10)
 	dst = append(dst, ',')
-	dst = strconv.AppendInt(dst, int64(b.n), 10)
+	dst = strconv.AppendInt(dst, int64(b.N), 10)
 	dst = append(dst, ',')
-	dst = strconv.AppendInt(dst, int64(b.nf), 10)
-	if b.nf > 0 {
-		for _, v := range []float64{b.sum / float64(b.nf), float64(b.min), float64(b.max)} {
+	dst = strconv.AppendInt(dst, int64(b.NF), 10)
+	if b.NF > 0 {
+		for _, v := range []float64{b.Sum / float64(b.NF), float64(b.Min), float64(b.Max)} {
 			dst = append(dst, ',')
 			dst = appendFloat4(dst, v)
 		}
@@ -132,7 +107,7 @@ func (p *pyramid) appendJSON(dst []byte, since uint64) []byte {
 	first := true
 	for i := range p.bins {
 		b := &p.bins[i]
-		if b.n == 0 || b.ver <= since {
+		if b.N == 0 || b.ver <= since {
 			continue
 		}
 		if !first {
@@ -193,7 +168,7 @@ func (r *recent) appendJSON(dst []byte, since uint64) []byte {
 	for k := max(0, r.first()); k <= r.last; k++ {
 		s := int(k % int64(len(r.ring)))
 		b := &r.ring[s]
-		if r.keys[s] != k || b.n == 0 || b.ver <= since {
+		if r.keys[s] != k || b.N == 0 || b.ver <= since {
 			continue
 		}
 		if !first {

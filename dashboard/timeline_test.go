@@ -41,11 +41,11 @@ func TestPyramidStaysBoundedAndExact(t *testing.T) {
 	var gsum float64
 	glo, ghi := math.Inf(1), math.Inf(-1)
 	for _, b := range p.bins {
-		gn += int(b.n)
-		gnf += int(b.nf)
-		gsum += b.sum
-		if b.nf > 0 {
-			glo, ghi = min(glo, float64(b.min)), max(ghi, float64(b.max))
+		gn += int(b.N)
+		gnf += int(b.NF)
+		gsum += b.Sum
+		if b.NF > 0 {
+			glo, ghi = min(glo, float64(b.Min)), max(ghi, float64(b.Max))
 		}
 	}
 	if gn != n || gnf != nf {

@@ -423,16 +423,7 @@ func FitCombination(probs []ModelProbs, y []bool, o FitOptions) (models.Combinat
 		x := make([][]float64, len(rows))
 		for i, r := range rows {
 			h, f := r.view(flip)
-			var p float64
-			switch name {
-			case "human":
-				p = h[record.HappyIndex]
-			case "faceapi":
-				p = f[record.HappyIndex]
-			default:
-				p = (h[record.HappyIndex] + f[record.HappyIndex]) / 2
-			}
-			x[i] = []float64{classify.Logit(p, o.Eps)}
+			x[i] = []float64{classify.Logit(classify.RawHappiness(name, h, f), o.Eps)}
 		}
 		pl, err := FitLogReg(x, lab, 0)
 		if err != nil {

@@ -9,12 +9,43 @@ import (
 	"github.com/affectlab/affect/record"
 )
 
+// Columns of the per-frame CSV, in file order: the one definition used by
+// the writer (FrameRecord) and the reader (FramesReader). New columns are
+// only ever appended, so existing columns keep their place.
+const (
+	ColFrame = iota
+	ColTimeMS
+	ColCaptureUnixMS
+	ColFaceFound
+	ColNFaces
+	ColX
+	ColY
+	ColW
+	ColH
+	ColHappiness
+	ColProbs           // 7 columns, record.Labels order
+	ColFaceFrac        = ColProbs + len(record.Labels)
+	ColLowQuality      = ColFaceFrac + 1
+	ColError           = ColFaceFrac + 2
+	ColSmoothed        = ColFaceFrac + 3
+	ColSharpness       = ColFaceFrac + 4
+	ColDetectNeighbors = ColFaceFrac + 5
+	ColSymmetry        = ColFaceFrac + 6
+	// ColFile is the image file of the row when the input is a folder of
+	// images (or one image); empty for video, cameras and streams.
+	ColFile = ColFaceFrac + 7
+	numCols = ColFile + 1
+)
+
 // FramesHeader are the per-frame CSV columns. A frame with no face has
 // face_found=0 and empty box, happiness and probability cells (never 0).
-var FramesHeader = append([]string{
-	"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness",
-}, append(record.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
-	"sharpness", "detect_neighbors", "symmetry")...)
+var FramesHeader = func() []string {
+	h := make([]string, numCols)
+	copy(h, []string{"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness"})
+	copy(h[ColProbs:], record.Labels[:])
+	copy(h[ColFaceFrac:], []string{"face_frac", "low_quality", "error", "happiness_smoothed", "sharpness", "detect_neighbors", "symmetry", "file"})
+	return h
+}()
 
 // FramesWriter streams per-frame rows into a CSV file that appears only on Commit.
 type FramesWriter struct {
@@ -72,43 +103,47 @@ func FrameRecord(f *record.FrameScore, rec []string) {
 	for i := range rec {
 		rec[i] = ""
 	}
-	rec[0] = strconv.FormatInt(f.Frame, 10)
-	rec[1] = strconv.FormatFloat(f.MediaMS, 'f', 3, 64)
+	rec[ColFrame] = strconv.FormatInt(f.Frame, 10)
+	rec[ColTimeMS] = strconv.FormatFloat(f.MediaMS, 'f', 3, 64)
 	if f.CaptureUnixNano != 0 {
-		rec[2] = strconv.FormatInt(f.CaptureUnixNano/1e6, 10)
+		rec[ColCaptureUnixMS] = strconv.FormatInt(f.CaptureUnixNano/1e6, 10)
 	}
-	rec[3] = "0"
+	rec[ColFaceFound] = "0"
 	if f.FaceFound {
-		rec[3] = "1"
+		rec[ColFaceFound] = "1"
 	}
-	rec[4] = strconv.Itoa(f.NFaces)
+	rec[ColNFaces] = strconv.Itoa(f.NFaces)
 	if p := f.Primary; f.FaceFound && p != nil {
-		rec[5] = strconv.Itoa(p.Box.X)
-		rec[6] = strconv.Itoa(p.Box.Y)
-		rec[7] = strconv.Itoa(p.Box.W)
-		rec[8] = strconv.Itoa(p.Box.H)
-		rec[9] = strconv.FormatFloat(p.Happiness, 'f', 6, 64)
+		rec[ColX] = strconv.Itoa(p.Box.X)
+		rec[ColY] = strconv.Itoa(p.Box.Y)
+		rec[ColW] = strconv.Itoa(p.Box.W)
+		rec[ColH] = strconv.Itoa(p.Box.H)
+		rec[ColHappiness] = strconv.FormatFloat(p.Happiness, 'f', 6, 64)
 		for i, v := range p.Probs {
-			rec[10+i] = strconv.FormatFloat(v, 'f', 6, 64)
+			rec[ColProbs+i] = strconv.FormatFloat(v, 'f', 6, 64)
 		}
 		if q := p.Quality; q != nil {
-			rec[17] = strconv.FormatFloat(q.FaceFrac, 'f', 4, 64)
-			rec[18] = "0"
+			rec[ColFaceFrac] = strconv.FormatFloat(q.FaceFrac, 'f', 4, 64)
+			rec[ColLowQuality] = "0"
 			if q.Low {
-				rec[18] = "1"
+				rec[ColLowQuality] = "1"
 			}
-			rec[21] = strconv.FormatFloat(q.Sharpness, 'f', 1, 64)
+			rec[ColSharpness] = strconv.FormatFloat(q.Sharpness, 'f', 1, 64)
 			if q.DetectNeighbors != nil {
-				rec[22] = strconv.Itoa(*q.DetectNeighbors)
+				rec[ColDetectNeighbors] = strconv.Itoa(*q.DetectNeighbors)
 			}
-			rec[23] = strconv.FormatFloat(q.Symmetry, 'f', 4, 64)
+			rec[ColSymmetry] = strconv.FormatFloat(q.Symmetry, 'f', 4, 64)
 		}
 	}
-	rec[19] = f.Error
+	rec[ColError] = f.Error
 	if p := f.Primary; f.FaceFound && p != nil && p.Smoothed != nil {
-		rec[20] = strconv.FormatFloat(*p.Smoothed, 'f', 6, 64)
+		rec[ColSmoothed] = FormatSmoothed(*p.Smoothed)
 	}
+	rec[ColFile] = f.File
 }
+
+// FormatSmoothed is the happiness_smoothed cell of a value.
+func FormatSmoothed(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 
 // WriteFramesCSV writes frames to path atomically.
 func WriteFramesCSV(path string, frames []record.FrameScore) error {

@@ -28,7 +28,7 @@ func frames() []record.FrameScore {
 		{Frame: 3, MediaMS: 100, FaceFound: true, NFaces: 1, Primary: crop},
 		{Frame: 4, MediaMS: 133.333, FaceFound: true, NFaces: 2, Primary: tracked},
 		{Frame: 1, MediaMS: 33.333, FaceFound: false},
-		{Frame: 2, MediaMS: 66.667, Error: "cannot read image x.png"},
+		{Frame: 2, MediaMS: 66.667, Error: "cannot read image x.png", File: "x.png"},
 	}
 }
 
@@ -48,17 +48,38 @@ func TestFramesCSV(t *testing.T) {
 		want string
 	}{
 		{0, strings.Join(export.FramesHeader, ",")},
-		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,,,0.0,,0.0000"},
+		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,,,0.0,,0.0000,"},
 		// A crop: no detection score (empty, not 0); a negative symmetry.
-		{2, "3,100.000,,1,1,0,0,48,48,0.250000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,1.0000,1,,0.600000,512.2,,-0.1250"},
-		{3, "4,133.333,,1,2,1,2,3,4,0.500000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.2000,0,,,80.0,31,0.7123"},
+		{2, "3,100.000,,1,1,0,0,48,48,0.250000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,1.0000,1,,0.600000,512.2,,-0.1250,"},
+		{3, "4,133.333,,1,2,1,2,3,4,0.500000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.2000,0,,,80.0,31,0.7123,"},
 		// No face: face_found=0 and every score cell empty, never 0.
-		{4, "1,33.333,,0,0,,,,,,,,,,,,,,,,,,,"},
-		{5, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png,,,,"},
+		{4, "1,33.333,,0,0,,,,,,,,,,,,,,,,,,,,"},
+		{5, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png,,,,,x.png"},
 	}
 	for _, tc := range tests {
 		if got := strings.Join(rows[tc.row], ","); got != tc.want {
 			t.Errorf("row %d:\n got %s\nwant %s", tc.row, got, tc.want)
+		}
+	}
+	// The reader is the same codec: it gives back every written value.
+	r, _ := os.Open(path)
+	defer r.Close()
+	back, err := export.ReadFramesCSV(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := frames()
+	if len(back) != len(want) {
+		t.Fatalf("read %d frames, wrote %d", len(back), len(want))
+	}
+	for i := range want {
+		g, w := back[i], want[i]
+		if g.Frame != w.Frame || g.FaceFound != w.FaceFound || g.Error != w.Error || g.File != w.File || g.NFaces != w.NFaces {
+			t.Errorf("frame %d read back as %+v, wrote %+v", i, g, w)
+		}
+		if w.Primary != nil && (g.Primary == nil || g.Primary.Box != w.Primary.Box || g.Primary.Happiness != w.Primary.Happiness ||
+			(w.Primary.Smoothed != nil) != (g.Primary.Smoothed != nil)) {
+			t.Errorf("frame %d: primary read back as %+v, wrote %+v", i, g.Primary, w.Primary)
 		}
 	}
 }
@@ -115,6 +136,28 @@ func TestBaseName(t *testing.T) {
 	} {
 		if got := export.BaseName(in); got != want {
 			t.Errorf("BaseName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBaseNames(t *testing.T) {
+	tests := []struct {
+		in, want []string
+	}{
+		{[]string{"P01/face.jpg", "P02/face.jpg"}, []string{"P01_face", "P02_face"}},
+		{[]string{"x ä.jpg", "x ö.jpg"}, []string{"x_ä", "x_ö"}},
+		{[]string{"y.jpg", "y.png"}, []string{"y.jpg", "y.png"}},
+		{[]string{"a/s01.mp4", "b/s02.mp4"}, []string{"s01", "s02"}},
+		{[]string{"A.mp4", "a.mp4"}, []string{"A", "a-2"}}, // one name on a case-insensitive disk
+		{[]string{"v.mp4", "v.mp4"}, []string{"v", "v-2"}},
+		{[]string{"d/P01/face.jpg", "e/P01/face.jpg", "face.png"}, []string{"d_P01_face.jpg", "e_P01_face.jpg", "face.png"}},
+		{[]string{"rtsp://cam/live", "rtsp://cam2/live"}, []string{"cam_live", "cam2_live"}},
+		{[]string{"Überraschung.mp4", "日本.mp4"}, []string{"Überraschung", "日本"}},
+	}
+	for _, tc := range tests {
+		got := export.BaseNames(tc.in)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("BaseNames(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

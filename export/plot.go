@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 
+	"github.com/affectlab/affect/chart"
+
 	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
@@ -42,6 +44,19 @@ var (
 // min-max as a band, a grey strip under the axis where no face was found, the
 // threshold and the markers. It works for hours of frames (one pass, binned).
 func PlotPNG(w io.Writer, frames []record.FrameScore, o PlotOptions) error {
+	t0, t1 := chart.Range(len(frames), func(i int) float64 { return frames[i].MediaMS })
+	s := chart.NewSeries(t0, t1, PlotColumns(o))
+	for i := range frames {
+		h, ok := frames[i].Happiness()
+		s.Add(frames[i].MediaMS, ok, h)
+	}
+	return PlotSeriesPNG(w, s, o)
+}
+
+// plot margins in pixels.
+const plotLeft, plotRight, plotTop, plotBottom = 70, 20, 40, 60
+
+func (o *PlotOptions) defaults() error {
 	if o.Width == 0 {
 		o.Width = 1200
 	}
@@ -54,38 +69,42 @@ func PlotPNG(w io.Writer, frames []record.FrameScore, o PlotOptions) error {
 	if o.Width < 200 || o.Height < 150 {
 		return fmt.Errorf("export: plot size %dx%d is too small", o.Width, o.Height)
 	}
+	return nil
+}
+
+// PlotColumns is the number of bins PlotSeriesPNG draws for o: one per pixel
+// column of the plot area.
+func PlotColumns(o PlotOptions) int {
+	o.defaults()
+	return max(1, o.Width-plotLeft-plotRight)
+}
+
+// PlotSeriesPNG draws the chart s (binned by chart.Series, ideally with
+// PlotColumns(o) bins) as a PNG.
+func PlotSeriesPNG(w io.Writer, s *chart.Series, o PlotOptions) error {
+	if err := o.defaults(); err != nil {
+		return err
+	}
 	img := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(255, 255, 255, 0), o.Height, o.Width, gocv.MatTypeCV8UC3)
 	defer img.Close()
-	left, right, top, bottom := 70, 20, 40, 60
-	pw, ph := o.Width-left-right, o.Height-top-bottom
-
-	t0, t1 := math.Inf(1), math.Inf(-1)
-	for i := range frames {
-		t0 = math.Min(t0, frames[i].MediaMS)
-		t1 = math.Max(t1, frames[i].MediaMS)
-	}
-	if len(frames) == 0 {
-		t0, t1 = 0, 1000
-	}
-	if t1 <= t0 {
-		t1 = t0 + 1000
-	}
-	xOf := func(t float64) int { return left + int((t-t0)/(t1-t0)*float64(pw-1)+0.5) }
-	yOf := func(h float64) int { return top + int((1-h)*float64(ph-1)+0.5) }
+	left, top := plotLeft, plotTop
+	pw, ph := o.Width-plotLeft-plotRight, o.Height-plotTop-plotBottom
+	ax := chart.Axis{T0: s.T0, T1: s.T1, Left: float64(left), Top: float64(top), W: float64(pw - 1), H: float64(ph - 1)}
+	xOf := func(t float64) int { return int(ax.X(t) + 0.5) }
+	yOf := func(h float64) int { return int(ax.Y(h) + 0.5) }
 
 	// Grid and axes.
-	for _, h := range []float64{0, 0.25, 0.5, 0.75, 1} {
+	for _, h := range chart.ValueTicks {
 		y := yOf(h)
 		gocv.Line(&img, image.Pt(left, y), image.Pt(left+pw-1, y), colGrid, 1)
 		gocv.PutText(&img, fmt.Sprintf("%.2f", h), image.Pt(18, y+5), gocv.FontHersheySimplex, 0.45, colAxis, 1)
 	}
 	gocv.Rectangle(&img, image.Rect(left, top, left+pw, top+ph), colAxis, 1)
-	span := (t1 - t0) / 1000
-	step := niceStep(span / 8)
-	for s := math.Ceil(t0/1000/step) * step; s <= t1/1000+1e-9; s += step {
-		x := xOf(s * 1000)
+	ticks, _ := ax.TimeTicks(8)
+	for _, t := range ticks {
+		x := xOf(t)
 		gocv.Line(&img, image.Pt(x, top+ph), image.Pt(x, top+ph+5), colAxis, 1)
-		gocv.PutText(&img, formatSeconds(s), image.Pt(x-15, top+ph+22), gocv.FontHersheySimplex, 0.45, colAxis, 1)
+		gocv.PutText(&img, formatSeconds(t/1000), image.Pt(x-15, top+ph+22), gocv.FontHersheySimplex, 0.45, colAxis, 1)
 	}
 	gocv.PutText(&img, "time (s)", image.Pt(left+pw/2-30, o.Height-12), gocv.FontHersheySimplex, 0.5, colAxis, 1)
 	gocv.PutText(&img, "happiness", image.Pt(left, top-12), gocv.FontHersheySimplex, 0.5, colAxis, 1)
@@ -93,35 +112,16 @@ func PlotPNG(w io.Writer, frames []record.FrameScore, o PlotOptions) error {
 		gocv.PutText(&img, o.Title, image.Pt(left+110, top-12), gocv.FontHersheySimplex, 0.5, colAxis, 1)
 	}
 
-	// Bin frames into pixel columns.
-	type bin struct {
-		n, noFace int
-		sum       float64
-		lo, hi    float64
-	}
-	bins := make([]bin, pw)
-	for i := range frames {
-		c := xOf(frames[i].MediaMS) - left
-		c = min(max(c, 0), pw-1)
-		b := &bins[c]
-		if h, ok := frames[i].Happiness(); ok {
-			if b.n == 0 {
-				b.lo, b.hi = h, h
-			}
-			b.n++
-			b.sum += h
-			b.lo = math.Min(b.lo, h)
-			b.hi = math.Max(b.hi, h)
-		} else {
-			b.noFace++
+	// One bin per column (the series may have fewer or more: bins map to columns by their centre).
+	n := len(s.Bins)
+	col := func(i int) int { return left + min(pw-1, int((float64(i)+0.5)*float64(pw)/float64(n))) }
+	for i := range s.Bins {
+		b := &s.Bins[i]
+		x := col(i)
+		if b.NF > 0 && b.Max > b.Min {
+			gocv.Line(&img, image.Pt(x, yOf(float64(b.Min))), image.Pt(x, yOf(float64(b.Max))), colBand, 1)
 		}
-	}
-	for c, b := range bins {
-		x := left + c
-		if b.n > 0 && b.hi > b.lo {
-			gocv.Line(&img, image.Pt(x, yOf(b.lo)), image.Pt(x, yOf(b.hi)), colBand, 1)
-		}
-		if b.noFace > 0 && b.n == 0 {
+		if b.N > 0 && b.NF == 0 {
 			gocv.Line(&img, image.Pt(x, top+ph-8), image.Pt(x, top+ph-2), colNoFace, 1)
 		}
 	}
@@ -131,24 +131,20 @@ func PlotPNG(w io.Writer, frames []record.FrameScore, o PlotOptions) error {
 			gocv.Line(&img, image.Pt(x, y), image.Pt(min(x+6, left+pw-1), y), colThr, 1)
 		}
 	}
-	prev := image.Point{-1, -1}
-	for c, b := range bins {
-		if b.n == 0 {
-			if b.noFace > 0 {
-				prev = image.Point{-1, -1} // a gap: do not draw across frames with no face
+	for _, run := range s.Runs() {
+		prev := image.Point{-1, -1}
+		for _, i := range run {
+			p := image.Pt(col(i), yOf(s.Bins[i].Mean()))
+			if prev.X >= 0 {
+				gocv.Line(&img, prev, p, colLine, 2)
+			} else {
+				gocv.Circle(&img, p, 1, colLine, -1)
 			}
-			continue
+			prev = p
 		}
-		p := image.Pt(left+c, yOf(b.sum/float64(b.n)))
-		if prev.X >= 0 {
-			gocv.Line(&img, prev, p, colLine, 2)
-		} else {
-			gocv.Circle(&img, p, 1, colLine, -1)
-		}
-		prev = p
 	}
 	for _, m := range o.Markers {
-		if m.TimeMS < t0 || m.TimeMS > t1 {
+		if m.TimeMS < s.T0 || m.TimeMS > s.T1 {
 			continue
 		}
 		x := xOf(m.TimeMS)
@@ -169,19 +165,6 @@ func PlotPNG(w io.Writer, frames []record.FrameScore, o PlotOptions) error {
 // WritePlot writes the happiness plot to path atomically.
 func WritePlot(path string, frames []record.FrameScore, o PlotOptions) error {
 	return WriteFile(path, func(w io.Writer) error { return PlotPNG(w, frames, o) })
-}
-
-func niceStep(raw float64) float64 {
-	if raw <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= raw {
-			return m * p
-		}
-	}
-	return 10 * p
 }
 
 func formatSeconds(s float64) string {

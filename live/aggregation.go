@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -23,7 +24,6 @@ import (
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/record"
-	"github.com/affectlab/affect/smooth"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -45,7 +45,11 @@ type Summary struct {
 	// stopped early but every captured frame is here.
 	Status string `json:"status"`
 	// Why lists every reason the status is not "complete".
-	Why      []string               `json:"why,omitempty"`
+	Why []string `json:"why,omitempty"`
+	// Gaps are the stretches in which the camera or stream delivered no
+	// frames (from session_end, validated); any gap, or a lost source, makes
+	// the session "incomplete" ("interrupted" on Ctrl-C).
+	Gaps     []record.Gap           `json:"gaps,omitempty"`
 	Consumer pipeline.ConsumerStats `json:"consumer"`
 	aggregate.Summary
 }
@@ -239,7 +243,47 @@ func (a *Aggregation) Finish(own *pipeline.SessionEnd, publishWait time.Duration
 		}
 	}
 	ls.Status, ls.Why = status(final, es)
+	// The capture outcome: a lost source or gaps make the session
+	// incomplete (Ctrl-C still says interrupted).
+	if e := es.End; e == nil && es.Claimed != nil {
+		e = es.Claimed
+		ls.Gaps, ls.Status, ls.Why = captureOutcome(e, ls.Status, ls.Why)
+	} else if e != nil {
+		ls.Gaps, ls.Status, ls.Why = captureOutcome(e, ls.Status, ls.Why)
+	}
 	return ls
+}
+
+// captureOutcome folds a session_end's gaps and lost source into the status.
+func captureOutcome(e *pipeline.SessionEnd, st string, why []string) ([]record.Gap, string, []string) {
+	gaps := validGaps(e.Gaps)
+	if !e.SourceLost && len(gaps) == 0 {
+		return nil, st, why
+	}
+	if e.SourceLost {
+		why = append(why, "the camera or stream was lost and did not come back within the reconnect window")
+	}
+	if len(gaps) > 0 {
+		why = append(why, fmt.Sprintf("the camera or stream delivered no frames in %d gap(s)", len(gaps)))
+	}
+	if st != StatusInterrupted {
+		st = StatusIncomplete
+	}
+	return gaps, st, why
+}
+
+// validGaps keeps the gaps of a session_end (a network message) that make
+// sense: finite, ordered media times, a bounded reason, at most 1000.
+func validGaps(gs []record.Gap) []record.Gap {
+	var out []record.Gap
+	for _, g := range gs {
+		if len(out) == 1000 || math.IsNaN(g.FromMS) || math.IsInf(g.FromMS, 0) || math.IsNaN(g.ToMS) || math.IsInf(g.ToMS, 0) ||
+			g.FromMS < 0 || g.ToMS < g.FromMS || g.LostFrames < -1 || len(g.Reason) > 200 {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // status decides a session's status from what arrived.
@@ -307,30 +351,33 @@ func (a *Aggregation) Report(ls Summary, stdout, stderr io.Writer, prog string) 
 // that arrived live (not replays or redeliveries) and how many were observed.
 func (a *Aggregation) Latency() (p50, p99 time.Duration, n int) { return a.lat.percentiles() }
 
-// WriteResults writes the per-frame CSV, the plot and, last, the summary
-// JSON (its presence means the files are all there), each atomically.
+// WriteResults writes the per-frame CSV, the plot and the summary JSON
+// together or not at all, the summary last (export.ResultWriter).
 func (a *Aggregation) WriteResults(dir string, ls Summary, plot bool, smoothWindow time.Duration, stdout io.Writer) error {
 	if !a.cfg.KeepFrames {
 		return errors.New("live: WriteResults of an aggregation made without KeepFrames")
 	}
 	paths := export.PathsFor(dir, a.cfg.Session)
 	frames := a.agg.Frames()
-	if err := smooth.Frames(frames, float64(smoothWindow)/float64(time.Millisecond)); err != nil {
+	res, err := export.NewResultWriter(paths)
+	if err != nil {
 		return err
 	}
-	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
-		return err
+	defer res.Abort()
+	for i := range frames {
+		if err := res.Add(&frames[i]); err != nil {
+			return err
+		}
 	}
+	var po *export.PlotOptions
 	if plot && len(frames) > 0 {
 		pm := make([]export.PlotMarker, len(ls.Epochs))
 		for i, e := range ls.Epochs {
 			pm[i] = export.PlotMarker{TimeMS: e.OnsetMS, Label: e.Label}
 		}
-		if err := export.WritePlot(paths.Plot, frames, export.PlotOptions{Title: a.cfg.Session, Threshold: ls.Threshold, Markers: pm}); err != nil {
-			return err
-		}
+		po = &export.PlotOptions{Title: a.cfg.Session, Threshold: ls.Threshold, Markers: pm}
 	}
-	if err := export.WriteJSON(paths.Summary, ls); err != nil {
+	if err := res.Commit(float64(smoothWindow)/float64(time.Millisecond), po, ls); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s (status %s)\n", paths.Frames, paths.Summary, ls.Status)

@@ -207,6 +207,9 @@ func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err 
 		return res, err
 	}
 	lastFrame := int64(-1)
+	// notHanded counts scored frames the publisher never took (Ctrl-C while
+	// publishing): they are undelivered too.
+	notHanded := 0
 	stats, runErr := score.Run(ctx, src, score.Config{
 		Session: cfg.Session, Participant: cfg.Participant, Source: info.Name,
 		Scorer: cfg.Scorer, Workers: cfg.Workers,
@@ -218,7 +221,9 @@ func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err 
 		switch {
 		case err == nil, errors.Is(err, pipeline.ErrBufferFull):
 			return nil // refused frames are counted by the publisher and reported at the end
-		case errors.Is(err, context.Canceled):
+		}
+		notHanded++
+		if errors.Is(err, context.Canceled) {
 			return err
 		}
 		return fmt.Errorf("publishing frame %d: %w", f.Frame, err)
@@ -251,25 +256,38 @@ func RunSession(ctx context.Context, cfg SessionConfig) (res SessionResult, err 
 	case runErr != nil:
 		reason = runErr.Error()
 	}
-	// A frame captured while the capture was being stopped may never have
-	// reached the publisher: it is undelivered too.
-	rep.Undelivered = max(rep.Undelivered, int(stats.Frames)-rep.Published)
+	// Exact accounting: every captured frame is published or undelivered
+	// (not accepted by the broker, scored but never handed to the publisher,
+	// or captured but not scored when the run stopped); and the capture
+	// outcome (gaps, lost source) goes into session_end, where the
+	// aggregators decide the status.
+	stopped := notHanded + int(stats.Dropped)
+	rep.Undelivered = max(rep.Undelivered+stopped, int(stats.Captured)-rep.Published)
 	res.Publish = rep
 	if rep.Undelivered > 0 {
 		metrics.FramesUndelivered(cfg.Session, rep.Undelivered)
 	}
-	end := pipeline.SessionEnd{Frames: int(stats.Frames), Published: rep.Published, Undelivered: rep.Undelivered,
-		EndedUnixNano: time.Now().UnixNano(), Reason: reason, Token: token, EndKey: endKey}
+	end := pipeline.SessionEnd{Frames: int(stats.Captured), Published: rep.Published, Undelivered: rep.Undelivered,
+		EndedUnixNano: time.Now().UnixNano(), Reason: reason, Token: token, EndKey: endKey,
+		Gaps: capture.Gaps(src), SourceLost: errors.Is(runErr, capture.ErrSourceLost)}
+	if end.SourceLost {
+		end.Reason = "source lost"
+	}
 	if lastFrame >= 0 {
 		end.LastFrame = &lastFrame
+	}
+	for _, g := range end.Gaps {
+		fmt.Fprintf(stderr, "affect session: %s delivered no frames from %.1f s to %.1f s (%s; about %d frames lost; recovered: %v)\n",
+			info.Name, g.FromMS/1000, g.ToMS/1000, g.Reason, g.LostFrames, g.Recovered)
 	}
 	ectx, cancel := context.WithTimeout(context.Background(), remaining(200*time.Millisecond))
 	endErr := pipeline.PublishEvent(ectx, js, pipeline.NewEndEvent(cfg.Session, end))
 	cancel()
-	fmt.Fprintf(stdout, "captured and scored %d frames (%d with a face) in %s; %d published, %d undelivered\n",
-		stats.Frames, stats.FaceFrames, stats.Elapsed.Round(time.Millisecond), rep.Published, rep.Undelivered)
+	fmt.Fprintf(stdout, "captured %d frames, scored %d (%d with a face) in %s; %d published, %d undelivered\n",
+		stats.Captured, stats.Frames, stats.FaceFrames, stats.Elapsed.Round(time.Millisecond), rep.Published, rep.Undelivered)
 	if rep.Undelivered > 0 {
-		fmt.Fprintf(stderr, "affect session: %d of %d frames could not be delivered to NATS (broker unreachable); they are not in the session's results\n", rep.Undelivered, stats.Frames)
+		fmt.Fprintf(stderr, "affect session: %d of %d captured frames were not delivered to NATS (%d not accepted by the broker, %d stopped before publishing); they are not in the session's results\n",
+			rep.Undelivered, stats.Captured, max(0, rep.Undelivered-stopped), stopped)
 	}
 	if endErr != nil {
 		fmt.Fprintf(stderr, "affect session: the session_end could not be stored: %v\n", endErr)

@@ -102,6 +102,13 @@ type SessionEnd struct {
 	Token string `json:"token,omitempty"`
 	// EndKey is the secret whose SHA-256 the session_start announced.
 	EndKey string `json:"end_key,omitempty"`
+	// Gaps are the stretches in which the camera or stream delivered no
+	// frames (capture.Gaps); the last one is unrecovered when SourceLost.
+	// [issue 9 defect 8, offline helper: capture outcome in session_end]
+	Gaps []record.Gap `json:"gaps,omitempty"`
+	// SourceLost: the capture ended because the source was lost
+	// (capture.ErrSourceLost), not at its end.
+	SourceLost bool `json:"source_lost,omitempty"`
 }
 
 // Event is the message published on affect.<session>.events. Type says which

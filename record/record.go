@@ -92,6 +92,9 @@ type FrameScore struct {
 	Faces []Face `json:"faces,omitempty"`
 	// Error, when set, says why this frame could not be scored; the frame still counts.
 	Error string `json:"error,omitempty"`
+	// File is the image file of the frame when the source is a folder of
+	// images or one image (empty for video, cameras and streams).
+	File string `json:"file,omitempty"`
 }
 
 // Happiness returns the primary face's happiness and whether there is one.
@@ -110,6 +113,24 @@ func (f *FrameScore) Key() string {
 
 // CaptureTime returns CaptureUnixNano as a time.Time.
 func (f *FrameScore) CaptureTime() time.Time { return time.Unix(0, f.CaptureUnixNano) }
+
+// Gap is a stretch of a live source (camera or stream) without frames: it
+// stopped delivering (it went away, or stalled past the read deadline) and
+// was reopened, or was not back in time (Recovered false: the source was
+// lost and capture ended there).
+type Gap struct {
+	// FromMS is the media time of the last frame before the gap (0 when none came).
+	FromMS float64 `json:"from_ms"`
+	// ToMS is the media time of the first frame after it, or of giving up.
+	ToMS float64 `json:"to_ms"`
+	// LostFrames estimates the frames the source would have delivered in the
+	// gap, from its nominal frame rate; -1 when the rate is unknown.
+	LostFrames int64 `json:"lost_frames"`
+	// Reason says what happened ("stream ended", "no frame for 5s", ...).
+	Reason string `json:"reason"`
+	// Recovered says whether the source delivered frames again.
+	Recovered bool `json:"recovered"`
+}
 
 // Marker is a stimulus/event marker: at media time OnsetMS the stimulus
 // Label (of experimental Condition, optional) was shown.

@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -135,123 +133,9 @@ func LoadResult(dir, base string) (*Data, error) {
 	return d, nil
 }
 
-// ReadFramesCSV reads a per-frame CSV written by export (columns named by
-// export.FramesHeader, in any order; frame, time_ms and face_found are
-// required). A row with face_found=1 gets a primary face; its empty
-// happiness is an error. Errors name the line.
-func ReadFramesCSV(r io.Reader) ([]record.FrameScore, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, errors.New("the file is empty (expected a header line)")
-	}
-	if err != nil {
-		return nil, err
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
-	}
-	for _, req := range []string{"frame", "time_ms", "face_found", "happiness"} {
-		if _, ok := col[req]; !ok {
-			return nil, fmt.Errorf("line 1: no column %q; is this a per-frame CSV of 'affect score'? (columns: %s)", req, strings.Join(export.FramesHeader, ","))
-		}
-	}
-	get := func(rec []string, name string) string {
-		if i, ok := col[name]; ok && i < len(rec) {
-			return rec[i]
-		}
-		return ""
-	}
-	var out []record.FrameScore
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		line, _ := cr.FieldPos(0)
-		bad := func(what string, err error) error { return fmt.Errorf("line %d: %s: %v", line, what, err) }
-		var f record.FrameScore
-		f.Schema = record.SchemaVersion
-		if f.Frame, err = strconv.ParseInt(get(rec, "frame"), 10, 64); err != nil {
-			return nil, bad("frame", err)
-		}
-		if f.MediaMS, err = strconv.ParseFloat(get(rec, "time_ms"), 64); err != nil {
-			return nil, bad("time_ms", err)
-		}
-		if v := get(rec, "capture_unix_ms"); v != "" {
-			ms, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, bad("capture_unix_ms", err)
-			}
-			f.CaptureUnixNano = ms * int64(time.Millisecond)
-		}
-		if v := get(rec, "n_faces"); v != "" {
-			if f.NFaces, err = strconv.Atoi(v); err != nil {
-				return nil, bad("n_faces", err)
-			}
-		}
-		f.Error = get(rec, "error")
-		switch ff := get(rec, "face_found"); ff {
-		case "0":
-		case "1":
-			p := &record.Face{}
-			if p.Happiness, err = strconv.ParseFloat(get(rec, "happiness"), 64); err != nil || p.Happiness < 0 || p.Happiness > 1 {
-				return nil, bad("happiness of a frame with a face", fmt.Errorf("%q is not a number in [0,1]", get(rec, "happiness")))
-			}
-			for i, name := range record.Labels {
-				if v := get(rec, name); v != "" {
-					if p.Probs[i], err = strconv.ParseFloat(v, 64); err != nil {
-						return nil, bad(name, err)
-					}
-				}
-			}
-			for _, b := range []struct {
-				name string
-				dst  *int
-			}{{"x", &p.Box.X}, {"y", &p.Box.Y}, {"w", &p.Box.W}, {"h", &p.Box.H}} {
-				if v := get(rec, b.name); v != "" {
-					if *b.dst, err = strconv.Atoi(v); err != nil {
-						return nil, bad(b.name, err)
-					}
-				}
-			}
-			if v := get(rec, "face_frac"); v != "" {
-				q := &record.Quality{}
-				if q.FaceFrac, err = strconv.ParseFloat(v, 64); err != nil {
-					return nil, bad("face_frac", err)
-				}
-				q.Low = get(rec, "low_quality") == "1"
-				for _, c := range []struct {
-					name string
-					dst  *float64
-				}{{"sharpness", &q.Sharpness}, {"symmetry", &q.Symmetry}} {
-					if v := get(rec, c.name); v != "" {
-						if *c.dst, err = strconv.ParseFloat(v, 64); err != nil {
-							return nil, bad(c.name, err)
-						}
-					}
-				}
-				if v := get(rec, "detect_neighbors"); v != "" {
-					n, err := strconv.Atoi(v)
-					if err != nil {
-						return nil, bad("detect_neighbors", err)
-					}
-					q.DetectNeighbors = &n
-				}
-				p.Quality = q
-			}
-			f.FaceFound, f.Primary = true, p
-		default:
-			return nil, bad("face_found", fmt.Errorf("%q is neither 0 nor 1", ff))
-		}
-		out = append(out, f)
-	}
-}
+// ReadFramesCSV reads a per-frame CSV written by export (export.FramesReader,
+// the one codec of the per-frame columns).
+func ReadFramesCSV(r io.Reader) ([]record.FrameScore, error) { return export.ReadFramesCSV(r) }
 
 // LoadSession reads a finished (or running) session back from the AFFECT
 // stream: every frame and event stored so far. The summary is recomputed

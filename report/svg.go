@@ -6,26 +6,10 @@ import (
 	"math"
 	"strings"
 
+	"github.com/affectlab/affect/chart"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/record"
 )
-
-// column accumulates the frames drawn in one pixel column.
-type column struct {
-	n, nf    int
-	sum      float64
-	min, max float64
-}
-
-// timeStep returns a clock-friendly tick step (ms) of at least raw.
-func timeStep(raw float64) float64 {
-	for _, s := range []float64{100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5} {
-		if s >= raw {
-			return s
-		}
-	}
-	return math.Ceil(raw/216e5) * 216e5
-}
 
 func tickLabel(ms, step float64) string {
 	s := clock(ms)
@@ -55,29 +39,17 @@ func plotSVG(frames []record.FrameScore, markers []record.Marker, s aggregate.Su
 	if t1 <= t0 {
 		t1 = t0 + 1000
 	}
-	x := func(t float64) float64 { return L + (t-t0)/(t1-t0)*pw }
-	y := func(v float64) float64 { return T + (1-v)*ph }
+	ax := chart.Axis{T0: t0, T1: t1, Left: L, Top: T, W: pw, H: ph}
+	x, y := ax.X, ax.Y
 	// One bin per pixel column, or per frame when there are fewer frames.
 	ncol := max(1, min(int(pw), len(frames)))
 	bw := pw / float64(ncol)
-	cols := make([]column, ncol)
+	series := chart.NewSeries(t0, t1, ncol)
 	for i := range frames {
-		f := &frames[i]
-		c := int((f.MediaMS - t0) / (t1 - t0) * float64(ncol))
-		c = min(max(c, 0), ncol-1)
-		col := &cols[c]
-		col.n++
-		if v, ok := f.Happiness(); ok {
-			if col.nf == 0 || v < col.min {
-				col.min = v
-			}
-			if col.nf == 0 || v > col.max {
-				col.max = v
-			}
-			col.nf++
-			col.sum += v
-		}
+		v, ok := frames[i].Happiness()
+		series.Add(frames[i].MediaMS, ok, v)
 	}
+	cols := series.Bins
 	xc := func(c int) float64 { return L + (float64(c)+0.5)*bw }
 
 	var b strings.Builder
@@ -93,12 +65,12 @@ func plotSVG(frames []record.FrameScore, markers []record.Marker, s aggregate.Su
 		}
 	}
 	// Grid and axes.
-	for _, v := range []float64{0, 0.25, 0.5, 0.75, 1} {
+	for _, v := range chart.ValueTicks {
 		p(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#e3e6eb"/>`, L, L+pw, y(v), y(v))
 		p(`<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" class="ax">%.2f</text>`, L-5, y(v), v)
 	}
-	step := timeStep((t1 - t0) / math.Max(2, math.Floor(pw/90)))
-	for t := math.Ceil(t0/step) * step; t <= t1; t += step {
+	ticks, step := ax.TimeTicks(int(math.Floor(pw / 90)))
+	for _, t := range ticks {
 		xt := x(t)
 		p(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#e3e6eb"/>`, xt, xt, T, T+ph)
 		anchor := "middle"
@@ -109,17 +81,17 @@ func plotSVG(frames []record.FrameScore, markers []record.Marker, s aggregate.Su
 	}
 	p(`<text x="%.1f" y="%.1f" text-anchor="middle" class="ax">media time</text>`, L+pw/2, float64(h)-4)
 	// Frames without a face: a strip under the plot, darker where more frames lack one.
-	opacity := func(c column) float64 { return 0.25 + 0.75*float64(c.n-c.nf)/float64(c.n) }
+	opacity := func(c chart.Bin) float64 { return 0.25 + 0.75*float64(c.N-c.NF)/float64(c.N) }
 	for c := 0; c < ncol; {
-		if cols[c].n == 0 || cols[c].nf == cols[c].n {
+		if cols[c].N == 0 || cols[c].NF == cols[c].N {
 			c++
 			continue
 		}
 		op := opacity(cols[c])
 		e, end := c+1, c+1
-		for e < ncol && (cols[e].n == 0 || cols[e].nf < cols[e].n && math.Abs(opacity(cols[e])-op) < 0.05) {
+		for e < ncol && (cols[e].N == 0 || cols[e].NF < cols[e].N && math.Abs(opacity(cols[e])-op) < 0.05) {
 			e++
-			if cols[e-1].n > 0 {
+			if cols[e-1].N > 0 {
 				end = e // empty bins continue a run, but do not end one
 			}
 		}
@@ -131,23 +103,13 @@ func plotSVG(frames []record.FrameScore, markers []record.Marker, s aggregate.Su
 	// frames all lack a face breaks them; an empty bin (no frame sampled
 	// there) does not.
 	var band, line strings.Builder
-	for c := 0; c < ncol; {
-		if cols[c].nf == 0 {
-			c++
-			continue
-		}
-		var run []int
-		for e := c; e < ncol && (cols[e].nf > 0 || cols[e].n == 0); e++ {
-			if cols[e].nf > 0 {
-				run = append(run, e)
-			}
-			c = e + 1
-		}
+	for _, run := range series.Runs() {
 		if len(run) == 1 { // a lone bin: a short flat segment
 			i := run[0]
-			m := cols[i].sum / float64(cols[i].nf)
+			m := cols[i].Mean()
+			lo, hi := float64(cols[i].Min), float64(cols[i].Max)
 			fmt.Fprintf(&line, "M%.1f %.1fL%.1f %.1f", xc(i)-bw/2, y(m), xc(i)+bw/2, y(m))
-			fmt.Fprintf(&band, "M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ", xc(i)-bw/2, y(cols[i].max), xc(i)+bw/2, y(cols[i].max), xc(i)+bw/2, y(cols[i].min), xc(i)-bw/2, y(cols[i].min))
+			fmt.Fprintf(&band, "M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ", xc(i)-bw/2, y(hi), xc(i)+bw/2, y(hi), xc(i)+bw/2, y(lo), xc(i)-bw/2, y(lo))
 			continue
 		}
 		for k, i := range run {
@@ -155,11 +117,11 @@ func plotSVG(frames []record.FrameScore, markers []record.Marker, s aggregate.Su
 			if k == 0 {
 				cmd = "M"
 			}
-			fmt.Fprintf(&band, "%s%.1f %.1f", cmd, xc(i), y(cols[i].max))
-			fmt.Fprintf(&line, "%s%.1f %.1f", cmd, xc(i), y(cols[i].sum/float64(cols[i].nf)))
+			fmt.Fprintf(&band, "%s%.1f %.1f", cmd, xc(i), y(float64(cols[i].Max)))
+			fmt.Fprintf(&line, "%s%.1f %.1f", cmd, xc(i), y(cols[i].Mean()))
 		}
 		for k := len(run) - 1; k >= 0; k-- {
-			fmt.Fprintf(&band, "L%.1f %.1f", xc(run[k]), y(cols[run[k]].min))
+			fmt.Fprintf(&band, "L%.1f %.1f", xc(run[k]), y(float64(cols[run[k]].Min)))
 		}
 		band.WriteString("Z")
 	}

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"github.com/affectlab/affect/internal/atomicfile"
 	"os"
 	"path/filepath"
 )
@@ -42,21 +43,7 @@ func VideoPath() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("samples: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".sample-*.mp4")
-	if err != nil {
-		return "", fmt.Errorf("samples: %w", err)
-	}
-	if _, err := tmp.Write(sampleMP4); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("samples: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("samples: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteBytes(p, sampleMP4); err != nil {
 		return "", fmt.Errorf("samples: %w", err)
 	}
 	return p, nil

@@ -35,6 +35,11 @@ type Sink func(record.FrameScore) error
 
 // Stats describe a finished run.
 type Stats struct {
+	// Captured counts the frames read from the source (after sampling);
+	// Frames those delivered to the sink, Dropped those not (the run was
+	// cancelled or the sink failed): Captured = Frames + Dropped.
+	Captured   int64
+	Dropped    int64
 	Frames     int64
 	FaceFrames int64
 	Errors     int64 // frames whose item carried an error (still delivered)
@@ -118,6 +123,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 				}
 				return
 			}
+			stats.Captured++
 			j := job{seq: seq, frame: f, det: classify.Detections{Primary: -1}}
 			if f.Err == nil && !f.Image.Empty() {
 				j.det = tracker.Next(f.Image)
@@ -142,10 +148,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 			for j := range jobs {
 				r := scoreFrame(s, j, cfg)
 				j.frame.Close()
-				select {
-				case results <- r:
-				case <-ctx.Done():
-				}
+				results <- r // always received: the loop below drains results until closed
 			}
 		}(s)
 	}
@@ -191,6 +194,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 		}
 	}
 	stats.Elapsed = time.Since(start)
+	stats.Dropped = stats.Captured - stats.Frames
 	for _, s := range scorers {
 		t := s.Timing()
 		stats.Timing.Frames += t.Frames
@@ -216,6 +220,7 @@ func scoreFrame(s *classify.Scorer, j job, cfg Config) result {
 		Frame:           f.Index,
 		MediaMS:         f.TimeMS,
 		CaptureUnixNano: f.Wall.UnixNano(),
+		File:            f.Name,
 	}
 	r := result{seq: j.seq, primary: -1}
 	if f.Err != nil {

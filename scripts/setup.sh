@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what affect needs to build and run when it is missing (Debian/Ubuntu):
 # OpenCV 4.6 headers and libraries, the Haar cascades, pkg-config, gcc and, with
-# --test, Chromium for the dashboard's browser tests and ffmpeg for test videos.
+# --test, Chromium for the dashboard's browser tests and ffmpeg for test videos
+# and the served-stream tests (a real HTTP stream killed and frozen mid-session).
 set -euo pipefail
 
 want_test=0
@@ -14,6 +15,7 @@ command -v pkg-config >/dev/null || pkgs+=(pkg-config)
 command -v gcc >/dev/null || pkgs+=(gcc g++)
 if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null || pkgs+=(chromium)
+  command -v ffmpeg >/dev/null || pkgs+=(ffmpeg)
 fi
 
 if [ "${#pkgs[@]}" -gt 0 ]; then

@@ -38,24 +38,14 @@ func Frames(frames []record.FrameScore, windowMS float64) error {
 	if windowMS == 0 || len(frames) == 0 {
 		return nil
 	}
-	var steps []float64
-	for i := 1; i < len(frames); i++ {
-		if d := frames[i].MediaMS - frames[i-1].MediaMS; d > 0 {
-			steps = append(steps, d)
-		}
-	}
-	interval := 1000.0 / 30
-	if len(steps) > 0 {
-		slices.Sort(steps)
-		interval = steps[len(steps)/2]
-	}
-	half := int(math.Round(windowMS / 2 / interval))
+	times := make([]float64, len(frames))
 	x := make([]float64, len(frames))
 	ok := make([]bool, len(frames))
 	for i := range frames {
+		times[i] = frames[i].MediaMS
 		x[i], ok[i] = frames[i].Happiness()
 	}
-	y, err := Centered(x, ok, half)
+	y, err := Series(times, x, ok, windowMS)
 	if err != nil {
 		return err
 	}
@@ -68,6 +58,36 @@ func Frames(frames []record.FrameScore, windowMS float64) error {
 		}
 	}
 	return nil
+}
+
+// Series is Frames on plain arrays: the media times of the frames in order,
+// their happiness x and whether they have one (ok). It returns the smoothed
+// value of every frame with a score (NaN for the others); windowMS 0 returns
+// x unchanged. The window in frames comes from the median positive interval
+// between consecutive media times (33.3 ms with fewer than two frames).
+func Series(times, x []float64, ok []bool, windowMS float64) ([]float64, error) {
+	if windowMS < 0 || math.IsNaN(windowMS) {
+		return nil, fmt.Errorf("%w: window %v ms must be ≥ 0", ErrBadParam, windowMS)
+	}
+	if len(times) != len(x) {
+		return nil, errors.Join(ErrBadParam, errors.New("times and x differ in length"))
+	}
+	var steps []float64
+	for i := 1; i < len(times); i++ {
+		if d := times[i] - times[i-1]; d > 0 {
+			steps = append(steps, d)
+		}
+	}
+	interval := 1000.0 / 30
+	if len(steps) > 0 {
+		slices.Sort(steps)
+		interval = steps[len(steps)/2]
+	}
+	half := 0
+	if windowMS > 0 {
+		half = int(math.Round(windowMS / 2 / interval))
+	}
+	return Centered(x, ok, half)
 }
 
 // ErrBadParam is returned for a filter parameter out of range.

@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/affectlab/affect/internal/atomicfile"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/evaluate"
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/record"
 )
 
 // bootstrapN is the number of resamples of the paired bootstrap.
@@ -191,7 +190,7 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(*out, append(b, '\n')); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
@@ -208,43 +207,5 @@ func happinessOf(c models.Combination, name string, cal bool, p evaluate.ModelPr
 			f[i] = (p.FaceAPI[i] + p.FaceAPIFlip[i]) / 2
 		}
 	}
-	if name == classify.ModelCombined {
-		x := classify.CombinationFeatures(h, f, c.Eps)
-		return classify.ApplyLogReg(c.Combined, x[:])
-	}
-	var raw float64
-	switch name {
-	case "human":
-		raw = h[record.HappyIndex]
-	case "faceapi":
-		raw = f[record.HappyIndex]
-	default:
-		raw = (h[record.HappyIndex] + f[record.HappyIndex]) / 2
-	}
-	if !cal {
-		return raw
-	}
-	return classify.ApplyPlatt(c.Platt[name], raw, c.Eps)
-}
-
-// writeFileAtomic writes b to a temporary file beside path and renames it.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	return nil
+	return classify.ModelHappiness(c, name, !cal, h, f)
 }

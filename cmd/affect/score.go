@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,6 +41,8 @@ type scoringFlags struct {
 	keyframeEvery  int
 	detector       string
 	smooth         time.Duration
+	reconnect      time.Duration
+	readTimeout    time.Duration
 }
 
 func (sf *scoringFlags) register(fs *flag.FlagSet) {
@@ -53,6 +56,8 @@ func (sf *scoringFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&sf.smooth, "smooth", smooth.DefaultWindowMS*time.Millisecond, "centred window of the happiness_smoothed column of the result files (0: none)")
 	fs.StringVar(&sf.detector, "detector", "haar", "face detector: haar (default, more accurate), lbp (3-4x faster) or a cascade XML file")
 	fs.Float64Var(&sf.minFace, "min-face", 0, "smallest face height as a fraction of the frame height (0: 1/8); larger is faster")
+	fs.DurationVar(&sf.reconnect, "reconnect", capture.DefaultReconnect, "how long a camera or stream that stops delivering frames is reopened before the input counts as lost (0: not at all)")
+	fs.DurationVar(&sf.readTimeout, "read-timeout", capture.DefaultReadTimeout, "a camera or stream that delivers no frame for this long counts as stalled and is reopened")
 	fs.IntVar(&sf.keyframeEvery, "keyframe-every", 0, "search the whole frame for faces every N frames, tracking known faces in between (0: 10; 1: every frame)")
 }
 
@@ -91,6 +96,12 @@ func (sf *scoringFlags) validate() error {
 	if _, err := classify.FindCascade(sf.detector); err != nil {
 		return usageError("--detector: %v", err)
 	}
+	if sf.reconnect < 0 {
+		return usageError("--reconnect %v must be ≥ 0", sf.reconnect)
+	}
+	if sf.readTimeout <= 0 {
+		return usageError("--read-timeout %v must be > 0", sf.readTimeout)
+	}
 	if sf.keyframeEvery < 0 {
 		return usageError("--keyframe-every %d must be ≥ 1", sf.keyframeEvery)
 	}
@@ -98,7 +109,7 @@ func (sf *scoringFlags) validate() error {
 }
 
 func (sf *scoringFlags) captureOptions() []capture.Option {
-	return []capture.Option{capture.Every(sf.every), capture.FPS(sf.fps)}
+	return []capture.Option{capture.Every(sf.every), capture.FPS(sf.fps), capture.Reconnect(sf.reconnect), capture.ReadTimeout(sf.readTimeout)}
 }
 
 func (sf *scoringFlags) scorerParams() classify.ScorerParams {
@@ -112,12 +123,25 @@ type ScoreSummary struct {
 	Input   string `json:"input"`
 	Model   string `json:"model"`
 	Backend string `json:"backend"`
-	// Status is "complete" (every frame of the input was scored).
+	// Status is "complete" (every frame of the input was scored) or
+	// "incomplete": a camera or stream had gaps (Gaps) or was lost
+	// (SourceError); the frames it delivered are all in the result.
 	Status    string  `json:"status"`
 	ElapsedS  float64 `json:"elapsed_s"`
 	ScoredFPS float64 `json:"scored_fps"`
+	// Gaps are the stretches in which a camera or stream delivered no frames.
+	Gaps []record.Gap `json:"gaps,omitempty"`
+	// SourceError says why the input ended early (the source was lost).
+	SourceError string `json:"source_error,omitempty"`
+	// SkippedFiles are the entries of an image folder that were not read,
+	// with the reason (images that could not be read are rows with an
+	// error: error_frames counts them).
+	SkippedFiles []capture.SkippedFile `json:"skipped_files,omitempty"`
 	aggregate.Summary
 }
+
+// errIncomplete: the input's result was written with status incomplete.
+var errIncomplete = errors.New("result written with status incomplete")
 
 func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("score", stderr, "INPUT... --out DIR [flags]\n\nINPUT is a video file, an image, a directory of images, a stream URL or a camera index.")
@@ -153,10 +177,19 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("creating --out directory: %w", err)
 	}
-	failed := 0
-	for _, in := range inputs {
-		paths, sum, err := scoreOne(ctx, in, *out, sf, cfg, marks, *quiet, !*noPlot, stderr)
-		if err != nil {
+	// One result set per input: distinct names, decided before any scoring.
+	bases := export.BaseNames(inputs)
+	failed, incomplete := 0, 0
+	for i, in := range inputs {
+		paths, sum, err := scoreOne(ctx, in, bases[i], *out, sf, cfg, marks, *quiet, !*noPlot, stderr)
+		if errors.Is(err, errIncomplete) {
+			incomplete++
+			fmt.Fprintf(stderr, "affect score: %s: %v\n", in, err)
+			for _, g := range sum.Gaps {
+				fmt.Fprintf(stderr, "  no frames from %.1f s to %.1f s (%s; about %d frames lost; recovered: %v)\n",
+					g.FromMS/1000, g.ToMS/1000, g.Reason, g.LostFrames, g.Recovered)
+			}
+		} else if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return err
 			}
@@ -174,8 +207,13 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "%s: %d frames, %s, mean happiness %s, %.1f frames/s -> %s\n",
 			in, o.Frames, faces, fmtPtr(o.Mean), sum.ScoredFPS, paths.Frames)
 	}
-	if failed > 0 {
+	switch {
+	case failed > 0 && incomplete > 0:
+		return fmt.Errorf("%d of %d inputs failed (no result files were written for them) and %d are incomplete (their results say so)", failed, len(inputs), incomplete)
+	case failed > 0:
 		return fmt.Errorf("%d of %d inputs failed (no result files were written for them)", failed, len(inputs))
+	case incomplete > 0:
+		return fmt.Errorf("%d of %d inputs are incomplete: their source had gaps or was lost (the result files say status incomplete)", incomplete, len(inputs))
 	}
 	return nil
 }
@@ -187,15 +225,14 @@ func fmtPtr(p *float64) string {
 	return fmt.Sprintf("%.3f", *p)
 }
 
-// scoreOne scores one input and writes its three files, or none on error.
-func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
+// scoreOne scores one input and writes its three files as BASE.*, or none on error.
+func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
+	paths := export.PathsFor(outDir, base)
 	src, err := capture.Open(in, sf.captureOptions()...)
 	if err != nil {
-		return export.Paths{}, ScoreSummary{}, err
+		return paths, ScoreSummary{}, err
 	}
 	defer src.Close()
-	base := export.BaseName(in)
-	paths := export.PathsFor(outDir, base)
 	info := src.Info()
 	total := info.FrameCount
 	if total > 0 && sf.every > 1 {
@@ -204,54 +241,126 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 	if sf.fps > 0 {
 		total = 0
 	}
+	sink, err := newScoreSink(cfg, paths)
+	if err != nil {
+		return paths, ScoreSummary{}, err
+	}
+	defer sink.res.Abort()
 	bar := newProgress(stderr, base, total, quiet)
-	var frames []record.FrameScore
 	stats, err := score.Run(ctx, src, score.Config{
 		Session:  base,
 		Source:   in,
 		Scorer:   sf.scorerParams(),
 		Workers:  sf.workers,
 		Progress: bar.update,
-	}, func(f record.FrameScore) error {
-		frames = append(frames, f)
-		return nil
-	})
+	}, sink.add)
 	bar.finish()
-	if err != nil {
+	lost := errors.Is(err, capture.ErrSourceLost)
+	if err != nil && !lost {
 		return paths, ScoreSummary{}, fmt.Errorf("after %d frames: %w", stats.Frames, err)
 	}
 	if stats.Frames == 0 {
 		return paths, ScoreSummary{}, fmt.Errorf("%w: nothing to score in %s", capture.ErrEmpty, in)
 	}
-	sum, err := aggregate.Compute(cfg, frames, marks)
-	if err != nil {
-		return paths, ScoreSummary{}, err
+	for _, m := range marks {
+		sink.agg.AddMarker(m)
 	}
+	sum := sink.agg.Summary()
 	sum.Session = base
 	ss := ScoreSummary{
 		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
 		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
+		Gaps: capture.Gaps(src), SkippedFiles: info.Skipped,
 	}
+	if n := len(info.Skipped); n > 0 {
+		var list []string
+		for _, sk := range info.Skipped[:min(n, 5)] {
+			list = append(list, fmt.Sprintf("%s (%s)", sk.Name, sk.Reason))
+		}
+		more := ""
+		if n > 5 {
+			more = fmt.Sprintf(" and %d more (see skipped_files in %s)", n-5, filepath.Base(paths.Summary))
+		}
+		fmt.Fprintf(stderr, "affect score: %s: skipped %d entries: %s%s\n", in, n, strings.Join(list, "; "), more)
+	}
+	if n := sum.ErrorFrames; n > 0 {
+		fmt.Fprintf(stderr, "affect score: %s: %d of %d frames could not be scored (the error column of their rows says why): %s\n",
+			in, n, stats.Frames, strings.Join(sink.frameErrs, "; "))
+	}
+	if lost {
+		ss.SourceError = err.Error()
+	}
+	if lost || len(ss.Gaps) > 0 {
+		ss.Status = "incomplete"
+	}
+	var po *export.PlotOptions
 	if plot {
 		pm := make([]export.PlotMarker, len(marks))
 		for i, m := range marks {
 			pm[i] = export.PlotMarker{TimeMS: m.OnsetMS, Label: m.Label}
 		}
-		if err := export.WritePlot(paths.Plot, frames, export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}); err != nil {
-			return paths, ss, err
+		po = &export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}
+	}
+	if err := sink.res.Commit(float64(sf.smooth)/float64(time.Millisecond), po, ss); err != nil {
+		return paths, ss, err
+	}
+	if ss.Status == "incomplete" {
+		why := fmt.Sprintf("%d gaps in the source", len(ss.Gaps))
+		if lost {
+			why = ss.SourceError
 		}
-	}
-	if err := smooth.Frames(frames, float64(sf.smooth)/float64(time.Millisecond)); err != nil {
-		return paths, ss, err
-	}
-	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
-		return paths, ss, err
-	}
-	// The summary is written last: its presence means the input is complete.
-	if err := export.WriteJSON(paths.Summary, ss); err != nil {
-		return paths, ss, err
+		return paths, ss, fmt.Errorf("%w (%d frames scored): %s", errIncomplete, stats.Frames, why)
 	}
 	slog.Debug("scored", "input", in, "frames", stats.Frames, "elapsed", stats.Elapsed.Round(time.Millisecond),
 		"decode", stats.Decode, "detect", stats.Timing.Detect, "classify", stats.Timing.Classify)
 	return paths, ss, nil
+}
+
+// scoreSink takes the scored frames of one input: each row streams into the
+// result files and only what the summary needs stays in memory.
+type scoreSink struct {
+	res       *export.ResultWriter
+	agg       *aggregate.Aggregator
+	frameErrs []string // the first few reasons of frames with an error
+}
+
+func newScoreSink(cfg aggregate.Config, paths export.Paths) (*scoreSink, error) {
+	agg, err := aggregate.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := export.NewResultWriter(paths)
+	if err != nil {
+		return nil, err
+	}
+	return &scoreSink{res: res, agg: agg}, nil
+}
+
+func (s *scoreSink) add(f record.FrameScore) error {
+	if err := s.res.Add(&f); err != nil {
+		return err
+	}
+	if f.Error != "" && len(s.frameErrs) < 5 {
+		s.frameErrs = append(s.frameErrs, f.Error)
+	}
+	s.agg.Add(summaryFrame(&f))
+	return nil
+}
+
+// lowQuality is shared by every summary frame whose face fails the quality rule.
+var lowQuality = &record.Quality{Low: true}
+
+// summaryFrame is what the summary needs of f (media time, frame, source,
+// face, happiness, low quality, error): a few hundred bytes per frame
+// instead of every face, box, probability and measure.
+func summaryFrame(f *record.FrameScore) record.FrameScore {
+	s := record.FrameScore{Source: f.Source, Frame: f.Frame, MediaMS: f.MediaMS, FaceFound: f.FaceFound, Error: f.Error}
+	if p := f.Primary; p != nil {
+		q := (*record.Quality)(nil)
+		if p.Quality != nil && p.Quality.Low {
+			q = lowQuality
+		}
+		s.Primary = &record.Face{Happiness: p.Happiness, Quality: q}
+	}
+	return s
 }
