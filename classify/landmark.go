@@ -6,23 +6,16 @@ import (
 	"math"
 
 	"github.com/affectlab/affect/models"
+	"github.com/affectlab/affect/pipeline"
 	"gocv.io/x/gocv"
 )
 
-// Point is a position in frame pixels (x to the right, y down; the frame's
-// top-left corner is 0,0, as in face-api).
-type Point struct {
-	X, Y float64
-}
+// Point is a position in frame pixels (pipeline.Point).
+type Point = pipeline.Point
 
 // Landmarks68 are the 68 facial landmarks of one face in frame pixels, in
-// the iBUG 300-W order face-api uses (the subject's right is the image's
-// left): jaw 0-16 (chin 8), right brow 17-21, left brow 22-26, nose bridge
-// 27-30 (tip 30), nostrils 31-35, right eye 36-41 (outer corner 36, inner
-// 39), left eye 42-47 (inner 42, outer 45), outer lips 48-59 (mouth corners
-// 48 and 54, upper lip top 51, lower lip bottom 57), inner lips 60-67
-// (corners 60 and 64, upper 62, lower 66).
-type Landmarks68 [models.LandmarkPoints]Point
+// the iBUG 300-W order face-api uses (pipeline.Landmarks68).
+type Landmarks68 = pipeline.Landmarks68
 
 // Indices of landmarks used by name.
 const (
@@ -40,29 +33,6 @@ const (
 	LandmarkInnerUpperLip = 62
 	LandmarkInnerLowerLip = 66
 )
-
-// RightEye returns the centre of the subject's right eye (points 36-41, on
-// the image's left).
-func (l *Landmarks68) RightEye() Point { return l.mean(36, 42) }
-
-// LeftEye returns the centre of the subject's left eye (points 42-47).
-func (l *Landmarks68) LeftEye() Point { return l.mean(42, 48) }
-
-func (l *Landmarks68) mean(from, to int) Point {
-	var p Point
-	for i := from; i < to; i++ {
-		p.X += l[i].X
-		p.Y += l[i].Y
-	}
-	n := float64(to - from)
-	return Point{p.X / n, p.Y / n}
-}
-
-// EyeDistance returns the distance between the two eye centres in pixels.
-func (l *Landmarks68) EyeDistance() float64 {
-	a, b := l.RightEye(), l.LeftEye()
-	return math.Hypot(b.X-a.X, b.Y-a.Y)
-}
 
 // Landmarker finds the 68 facial landmarks of a face with face-api's
 // FaceLandmark68Net (models.Landmarks), on either inference backend.
@@ -138,7 +108,7 @@ func (l *Landmarker) Landmarks(frame gocv.Mat, box image.Rectangle) (Landmarks68
 // FaceLandmarks (relative position × crop size + crop origin) do.
 func LandmarksFromOutput(out []float32, r image.Rectangle) (Landmarks68, error) {
 	var l Landmarks68
-	if len(out) != 2*len(l) {
+	if len(out) != 2*models.LandmarkPoints {
 		return l, fmt.Errorf("%w: the landmark model gave %d values, want %d", ErrBadOutput, len(out), 2*len(l))
 	}
 	if r.Empty() {

@@ -33,6 +33,8 @@ type landmarkRef struct {
 	} `json:"cases"`
 }
 
+func pt(x, y float64) classify.Point { return classify.Point{X: x, Y: y} }
+
 func loadLandmarkRef(t testing.TB) landmarkRef {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(mtRoot(t), "models", "testdata", "reference_landmark68.json"))
@@ -162,13 +164,13 @@ func landmarkCases() []landmarkCase {
 			},
 			box: image.Rect(174, 66, 272, 163),
 			marks: map[int]classify.Point{
-				classify.LandmarkRightEyeOuter: {192, 102},
-				classify.LandmarkRightEyeInner: {210, 103},
-				classify.LandmarkLeftEyeInner:  {236, 103},
-				classify.LandmarkLeftEyeOuter:  {254, 101},
-				classify.LandmarkNoseTip:       {221, 126},
-				classify.LandmarkMouthRight:    {201, 139},
-				classify.LandmarkMouthLeft:     {246, 139},
+				classify.LandmarkRightEyeOuter: pt(192, 102),
+				classify.LandmarkRightEyeInner: pt(210, 103),
+				classify.LandmarkLeftEyeInner:  pt(236, 103),
+				classify.LandmarkLeftEyeOuter:  pt(254, 101),
+				classify.LandmarkNoseTip:       pt(221, 126),
+				classify.LandmarkMouthRight:    pt(201, 139),
+				classify.LandmarkMouthLeft:     pt(246, 139),
 			},
 		},
 		{
@@ -176,13 +178,13 @@ func landmarkCases() []landmarkCase {
 			load: func(t *testing.T) gocv.Mat { return cremaFrame(t, "1001_DFA_HAP_XX.mp4", 30) },
 			box:  image.Rect(150, 60, 287, 197),
 			marks: map[int]classify.Point{
-				classify.LandmarkRightEyeOuter: {187, 120},
-				classify.LandmarkRightEyeInner: {204, 120},
-				classify.LandmarkLeftEyeInner:  {229, 120},
-				classify.LandmarkLeftEyeOuter:  {246, 119},
-				classify.LandmarkNoseTip:       {217, 142},
-				classify.LandmarkMouthRight:    {199, 165},
-				classify.LandmarkMouthLeft:     {237, 165},
+				classify.LandmarkRightEyeOuter: pt(187, 120),
+				classify.LandmarkRightEyeInner: pt(204, 120),
+				classify.LandmarkLeftEyeInner:  pt(229, 120),
+				classify.LandmarkLeftEyeOuter:  pt(246, 119),
+				classify.LandmarkNoseTip:       pt(217, 142),
+				classify.LandmarkMouthRight:    pt(199, 165),
+				classify.LandmarkMouthLeft:     pt(237, 165),
 			},
 		},
 	}
@@ -243,8 +245,8 @@ func TestLandmarksMatchHandMarks(t *testing.T) {
 // 96x112 image as the box) on both backends.
 func TestLandmarksPinned(t *testing.T) {
 	pinned := map[int]classify.Point{
-		8: {48.9218, 96.6757}, 30: {52.9698, 61.0269}, 36: {26.5181, 42.5328}, 39: {38.9719, 42.9207},
-		42: {57.2379, 41.4574}, 45: {68.6523, 39.5126}, 48: {31.4665, 72.5076}, 54: {64.8387, 70.5067},
+		8: pt(48.9218, 96.6757), 30: pt(52.9698, 61.0269), 36: pt(26.5181, 42.5328), 39: pt(38.9719, 42.9207),
+		42: pt(57.2379, 41.4574), 45: pt(68.6523, 39.5126), 48: pt(31.4665, 72.5076), 54: pt(64.8387, 70.5067),
 	}
 	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
 	defer img.Close()

@@ -14,7 +14,34 @@ import (
 var FramesHeader = append([]string{
 	"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness",
 }, append(pipeline.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
-	"sharpness", "detect_neighbors", "symmetry")...)
+	"sharpness", "detect_neighbors", "symmetry", "yaw", "pitch", "roll")...)
+
+// LandmarkColumns are the optional per-frame CSV columns of the
+// participant's 68 landmarks in frame pixels: x0, y0, x1, y1, ... x67, y67
+// (FramesOptions.Landmarks; `affect score --landmarks`).
+func LandmarkColumns() []string {
+	c := make([]string, 0, 2*len(pipeline.Landmarks68{}))
+	for i := range len(pipeline.Landmarks68{}) {
+		c = append(c, "x"+strconv.Itoa(i), "y"+strconv.Itoa(i))
+	}
+	return c
+}
+
+// FramesOptions choose optional per-frame CSV columns.
+type FramesOptions struct {
+	// Landmarks adds LandmarkColumns after FramesHeader; the cells are
+	// empty for frames without a face or without landmarks.
+	Landmarks bool
+}
+
+// Header returns the CSV header these options give.
+func (o FramesOptions) Header() []string {
+	h := append([]string(nil), FramesHeader...)
+	if o.Landmarks {
+		h = append(h, LandmarkColumns()...)
+	}
+	return h
+}
 
 // FramesWriter streams per-frame rows into a CSV file that appears only on Commit.
 type FramesWriter struct {
@@ -27,13 +54,19 @@ type FramesWriter struct {
 
 // NewFramesWriter starts the per-frame CSV at path and writes its header.
 func NewFramesWriter(path string) (*FramesWriter, error) {
+	return NewFramesWriterOptions(path, FramesOptions{})
+}
+
+// NewFramesWriterOptions is NewFramesWriter with optional columns.
+func NewFramesWriterOptions(path string, o FramesOptions) (*FramesWriter, error) {
 	a, err := Create(path)
 	if err != nil {
 		return nil, err
 	}
+	header := o.Header()
 	buf := bufio.NewWriterSize(a, 64<<10)
-	fw := &FramesWriter{a: a, buf: buf, w: csv.NewWriter(buf), rec: make([]string, len(FramesHeader))}
-	if err := fw.w.Write(FramesHeader); err != nil {
+	fw := &FramesWriter{a: a, buf: buf, w: csv.NewWriter(buf), rec: make([]string, len(header))}
+	if err := fw.w.Write(header); err != nil {
 		a.Abort()
 		return nil, err
 	}
@@ -67,7 +100,8 @@ func (fw *FramesWriter) Commit() error {
 // Abort discards the file.
 func (fw *FramesWriter) Abort() { fw.a.Abort() }
 
-// FrameRecord fills rec (len(FramesHeader)) with f's cells.
+// FrameRecord fills rec with f's cells: len(FramesHeader) cells, or
+// len(FramesOptions{Landmarks: true}.Header()) with the landmark columns.
 func FrameRecord(f *pipeline.FrameScore, rec []string) {
 	for i := range rec {
 		rec[i] = ""
@@ -102,6 +136,17 @@ func FrameRecord(f *pipeline.FrameScore, rec []string) {
 				rec[22] = strconv.Itoa(*q.DetectNeighbors)
 			}
 			rec[23] = strconv.FormatFloat(q.Symmetry, 'f', 4, 64)
+			for i, v := range []*float64{q.Yaw, q.Pitch, q.Roll} {
+				if v != nil {
+					rec[24+i] = strconv.FormatFloat(*v, 'f', 2, 64)
+				}
+			}
+		}
+		if l := p.Landmarks; l != nil && len(rec) >= len(FramesHeader)+2*len(l) {
+			for i, pt := range l {
+				rec[len(FramesHeader)+2*i] = strconv.FormatFloat(pt.X, 'f', 2, 64)
+				rec[len(FramesHeader)+2*i+1] = strconv.FormatFloat(pt.Y, 'f', 2, 64)
+			}
 		}
 	}
 	rec[19] = f.Error
@@ -112,7 +157,12 @@ func FrameRecord(f *pipeline.FrameScore, rec []string) {
 
 // WriteFramesCSV writes frames to path atomically.
 func WriteFramesCSV(path string, frames []pipeline.FrameScore) error {
-	fw, err := NewFramesWriter(path)
+	return WriteFramesCSVOptions(path, frames, FramesOptions{})
+}
+
+// WriteFramesCSVOptions is WriteFramesCSV with optional columns.
+func WriteFramesCSVOptions(path string, frames []pipeline.FrameScore, o FramesOptions) error {
+	fw, err := NewFramesWriterOptions(path, o)
 	if err != nil {
 		return err
 	}

@@ -235,6 +235,18 @@ func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
 						}
 					}
 				}
+				for _, c := range []struct {
+					name string
+					dst  **float64
+				}{{"yaw", &q.Yaw}, {"pitch", &q.Pitch}, {"roll", &q.Roll}} {
+					if v := get(rec, c.name); v != "" {
+						x, err := strconv.ParseFloat(v, 64)
+						if err != nil {
+							return nil, bad(c.name, err)
+						}
+						*c.dst = &x
+					}
+				}
 				if v := get(rec, "detect_neighbors"); v != "" {
 					n, err := strconv.Atoi(v)
 					if err != nil {

@@ -40,6 +40,8 @@ type scoringFlags struct {
 	keyframeEvery  int
 	detector       string
 	smooth         time.Duration
+	// landmarks adds the x0..y67 columns to the per-frame CSV (score only).
+	landmarks bool
 }
 
 func (sf *scoringFlags) register(fs *flag.FlagSet) {
@@ -127,6 +129,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	markers := fs.String("markers", "", "CSV of stimulus markers (onset_ms,label,condition) for epoch analysis")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
+	fs.BoolVar(&sf.landmarks, "landmarks", false, "add the participant's 68 face landmarks (x0,y0 ... x67,y67, frame pixels) to the per-frame CSV")
 	cfg := aggregate.DefaultConfig()
 	finishCfg := registerAggregateFlags(fs, &cfg)
 	inputs, err := parseFlags(fs, args)
@@ -244,7 +247,7 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 	if err := smooth.Frames(frames, float64(sf.smooth)/float64(time.Millisecond)); err != nil {
 		return paths, ss, err
 	}
-	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
+	if err := export.WriteFramesCSVOptions(paths.Frames, frames, export.FramesOptions{Landmarks: sf.landmarks}); err != nil {
 		return paths, ss, err
 	}
 	// The summary is written last: its presence means the input is complete.
