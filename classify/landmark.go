@@ -6,16 +6,16 @@ import (
 	"math"
 
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
 
-// Point is a position in frame pixels (pipeline.Point).
-type Point = pipeline.Point
+// Point is a position in frame pixels (record.Point).
+type Point = record.Point
 
 // Landmarks68 are the 68 facial landmarks of one face in frame pixels, in
-// the iBUG 300-W order face-api uses (pipeline.Landmarks68).
-type Landmarks68 = pipeline.Landmarks68
+// the iBUG 300-W order face-api uses (record.Landmarks68).
+type Landmarks68 = record.Landmarks68
 
 // Indices of landmarks used by name.
 const (

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/classify"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
 
@@ -21,29 +21,29 @@ const (
 func TestQualityLowRule(t *testing.T) {
 	n := func(v int) *int { return &v }
 	f := func(v float64) *float64 { return &v }
-	good := pipeline.Quality{FaceFrac: 0.3, Sharpness: 300, Symmetry: 0.6, DetectNeighbors: n(40), Yaw: f(10), Pitch: f(-5), Roll: f(3)}
+	good := record.Quality{FaceFrac: 0.3, Sharpness: 300, Symmetry: 0.6, DetectNeighbors: n(40), Yaw: f(10), Pitch: f(-5), Roll: f(3)}
 	for _, tc := range []struct {
 		name string
-		edit func(*pipeline.Quality)
+		edit func(*record.Quality)
 		low  bool
 	}{
-		{"good", func(*pipeline.Quality) {}, false},
-		{"crop without detection score", func(q *pipeline.Quality) { q.DetectNeighbors = nil }, false},
-		{"small face", func(q *pipeline.Quality) { q.FaceFrac = 0.09 }, true},
-		{"smallest allowed face", func(q *pipeline.Quality) { q.FaceFrac = classify.MinFaceFrac }, false},
-		{"blurred", func(q *pipeline.Quality) { q.Sharpness = 19.9 }, true},
-		{"weak detection", func(q *pipeline.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors - 1) }, true},
-		{"detection at the minimum", func(q *pipeline.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors) }, false},
-		{"not found again at the common scale", func(q *pipeline.Quality) { q.DetectNeighbors = n(0) }, true},
-		{"asymmetric crop (no longer part of the rule)", func(q *pipeline.Quality) { q.Symmetry = -0.2 }, false},
-		{"turned away to the right", func(q *pipeline.Quality) { q.Yaw = f(classify.MaxYaw + 0.1) }, true},
-		{"turned away to the left", func(q *pipeline.Quality) { q.Yaw = f(-classify.MaxYaw - 5) }, true},
-		{"yaw at the maximum", func(q *pipeline.Quality) { q.Yaw = f(-classify.MaxYaw) }, false},
-		{"looking far up", func(q *pipeline.Quality) { q.Pitch = f(classify.MaxPitch + 1) }, true},
-		{"looking far down", func(q *pipeline.Quality) { q.Pitch = f(-classify.MaxPitch - 1) }, true},
-		{"pitch at the maximum", func(q *pipeline.Quality) { q.Pitch = f(classify.MaxPitch) }, false},
-		{"tilted (roll is not part of the rule)", func(q *pipeline.Quality) { q.Roll = f(40) }, false},
-		{"no landmarks", func(q *pipeline.Quality) { q.Yaw, q.Pitch, q.Roll = nil, nil, nil }, false},
+		{"good", func(*record.Quality) {}, false},
+		{"crop without detection score", func(q *record.Quality) { q.DetectNeighbors = nil }, false},
+		{"small face", func(q *record.Quality) { q.FaceFrac = 0.09 }, true},
+		{"smallest allowed face", func(q *record.Quality) { q.FaceFrac = classify.MinFaceFrac }, false},
+		{"blurred", func(q *record.Quality) { q.Sharpness = 19.9 }, true},
+		{"weak detection", func(q *record.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors - 1) }, true},
+		{"detection at the minimum", func(q *record.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors) }, false},
+		{"not found again at the common scale", func(q *record.Quality) { q.DetectNeighbors = n(0) }, true},
+		{"asymmetric crop (no longer part of the rule)", func(q *record.Quality) { q.Symmetry = -0.2 }, false},
+		{"turned away to the right", func(q *record.Quality) { q.Yaw = f(classify.MaxYaw + 0.1) }, true},
+		{"turned away to the left", func(q *record.Quality) { q.Yaw = f(-classify.MaxYaw - 5) }, true},
+		{"yaw at the maximum", func(q *record.Quality) { q.Yaw = f(-classify.MaxYaw) }, false},
+		{"looking far up", func(q *record.Quality) { q.Pitch = f(classify.MaxPitch + 1) }, true},
+		{"looking far down", func(q *record.Quality) { q.Pitch = f(-classify.MaxPitch - 1) }, true},
+		{"pitch at the maximum", func(q *record.Quality) { q.Pitch = f(classify.MaxPitch) }, false},
+		{"tilted (roll is not part of the rule)", func(q *record.Quality) { q.Roll = f(40) }, false},
+		{"no landmarks", func(q *record.Quality) { q.Yaw, q.Pitch, q.Roll = nil, nil, nil }, false},
 	} {
 		q := good
 		tc.edit(&q)

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 func TestReadManifestPose(t *testing.T) {
@@ -42,13 +42,13 @@ func TestComparePose(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	mk := func(est, lab [3]float64) Score {
 		l := lab
-		return Score{Item: Item{Pose: &l}, Quality: &pipeline.Quality{Yaw: f(est[0]), Pitch: f(est[1]), Roll: f(est[2])}}
+		return Score{Item: Item{Pose: &l}, Quality: &record.Quality{Yaw: f(est[0]), Pitch: f(est[1]), Roll: f(est[2])}}
 	}
 	scores := []Score{
 		mk([3]float64{0, 10, 1}, [3]float64{0, 0, 0}),
 		mk([3]float64{20, 20, 2}, [3]float64{10, 10, 1}),
 		mk([3]float64{40, 30, 3}, [3]float64{20, 20, 2}),
-		{Item: Item{Pose: &[3]float64{5, 5, 5}}, NoFace: true, Quality: &pipeline.Quality{Yaw: f(99), Pitch: f(99), Roll: f(99)}},
+		{Item: Item{Pose: &[3]float64{5, 5, 5}}, NoFace: true, Quality: &record.Quality{Yaw: f(99), Pitch: f(99), Roll: f(99)}},
 		{Item: Item{Pose: &[3]float64{5, 5, 5}}},
 	}
 	p := ComparePose(scores)

@@ -6,22 +6,22 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // FramesHeader are the per-frame CSV columns. A frame with no face has
 // face_found=0 and empty box, happiness and probability cells (never 0).
 var FramesHeader = append([]string{
 	"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness",
-}, append(pipeline.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
+}, append(record.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
 	"sharpness", "detect_neighbors", "symmetry", "yaw", "pitch", "roll")...)
 
 // LandmarkColumns are the optional per-frame CSV columns of the
 // participant's 68 landmarks in frame pixels: x0, y0, x1, y1, ... x67, y67
 // (FramesOptions.Landmarks; `affect score --landmarks`).
 func LandmarkColumns() []string {
-	c := make([]string, 0, 2*len(pipeline.Landmarks68{}))
-	for i := range len(pipeline.Landmarks68{}) {
+	c := make([]string, 0, 2*len(record.Landmarks68{}))
+	for i := range len(record.Landmarks68{}) {
 		c = append(c, "x"+strconv.Itoa(i), "y"+strconv.Itoa(i))
 	}
 	return c
@@ -77,7 +77,7 @@ func NewFramesWriterOptions(path string, o FramesOptions) (*FramesWriter, error)
 func (fw *FramesWriter) Rows() int { return fw.rows }
 
 // Write appends one frame's row.
-func (fw *FramesWriter) Write(f *pipeline.FrameScore) error {
+func (fw *FramesWriter) Write(f *record.FrameScore) error {
 	FrameRecord(f, fw.rec)
 	fw.rows++
 	return fw.w.Write(fw.rec)
@@ -102,7 +102,7 @@ func (fw *FramesWriter) Abort() { fw.a.Abort() }
 
 // FrameRecord fills rec with f's cells: len(FramesHeader) cells, or
 // len(FramesOptions{Landmarks: true}.Header()) with the landmark columns.
-func FrameRecord(f *pipeline.FrameScore, rec []string) {
+func FrameRecord(f *record.FrameScore, rec []string) {
 	for i := range rec {
 		rec[i] = ""
 	}
@@ -156,12 +156,12 @@ func FrameRecord(f *pipeline.FrameScore, rec []string) {
 }
 
 // WriteFramesCSV writes frames to path atomically.
-func WriteFramesCSV(path string, frames []pipeline.FrameScore) error {
+func WriteFramesCSV(path string, frames []record.FrameScore) error {
 	return WriteFramesCSVOptions(path, frames, FramesOptions{})
 }
 
 // WriteFramesCSVOptions is WriteFramesCSV with optional columns.
-func WriteFramesCSVOptions(path string, frames []pipeline.FrameScore, o FramesOptions) error {
+func WriteFramesCSVOptions(path string, frames []record.FrameScore, o FramesOptions) error {
 	fw, err := NewFramesWriterOptions(path, o)
 	if err != nil {
 		return err

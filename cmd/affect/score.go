@@ -14,8 +14,8 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/export"
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/smooth"
 )
@@ -208,14 +208,14 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 		total = 0
 	}
 	bar := newProgress(stderr, base, total, quiet)
-	var frames []pipeline.FrameScore
+	var frames []record.FrameScore
 	stats, err := score.Run(ctx, src, score.Config{
 		Session:  base,
 		Source:   in,
 		Scorer:   sf.scorerParams(),
 		Workers:  sf.workers,
 		Progress: bar.update,
-	}, func(f pipeline.FrameScore) error {
+	}, func(f record.FrameScore) error {
 		frames = append(frames, f)
 		return nil
 	})
