@@ -292,3 +292,55 @@ func TestScoreExcludeLow(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreLandmarks: --landmarks adds x0..y67 to the per-frame CSV; every
+// face row has pose cells and 68 points inside (or near) its face box, and
+// frames without a face have none.
+func TestScoreLandmarks(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := affect(t, "score", testenv.Sample(t), "--out", out, "--quiet", "--no-plot", "--landmarks", "--every", "10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rows := readCSV(t, export.PathsFor(out, "sample").Frames)
+	n := len(export.FramesHeader)
+	if len(rows[0]) != n+136 || strings.Join(rows[0][:n], ",") != strings.Join(export.FramesHeader, ",") || rows[0][n] != "x0" || rows[0][n+135] != "y67" {
+		t.Fatalf("header %v", rows[0])
+	}
+	idx := map[string]int{}
+	for i, h := range rows[0] {
+		idx[h] = i
+	}
+	num := func(r []string, name string) float64 {
+		v, err := strconv.ParseFloat(r[idx[name]], 64)
+		if err != nil {
+			t.Fatalf("frame %s: %s = %q: %v", r[0], name, r[idx[name]], err)
+		}
+		return v
+	}
+	faces := 0
+	for _, r := range rows[1:] {
+		if r[idx["face_found"]] != "1" {
+			if strings.Join(r[n:], "") != "" || r[idx["yaw"]] != "" {
+				t.Errorf("frame %s without a face has landmark or pose cells", r[0])
+			}
+			continue
+		}
+		faces++
+		x, y, w, h := num(r, "x"), num(r, "y"), num(r, "w"), num(r, "h")
+		for _, a := range []string{"yaw", "pitch", "roll"} {
+			if v := num(r, a); v < -180 || v > 180 {
+				t.Errorf("frame %s: %s %v", r[0], a, v)
+			}
+		}
+		for k := 0; k < 68; k++ {
+			px, py := num(r, "x"+strconv.Itoa(k)), num(r, "y"+strconv.Itoa(k))
+			if px < x-w/4 || px > x+w+w/4 || py < y-h/4 || py > y+h+h/4 {
+				t.Errorf("frame %s: landmark %d (%.1f, %.1f) far outside the face box %v,%v %vx%v", r[0], k, px, py, x, y, w, h)
+			}
+		}
+	}
+	if faces == 0 {
+		t.Fatal("no face rows")
+	}
+}
