@@ -237,10 +237,38 @@ func TestScoreCalibration(t *testing.T) {
 
 // --exclude-low leaves the faces flagged low_quality=1 in the per-frame CSV
 // out of the summary statistics, and both runs count them.
+// lowQualityInput writes a folder of two photos made from the bundled
+// samples/face.jpg: the face as it is, and the same face pasted into a
+// 1800x1800 black frame, where it is 8 % of the frame height (below
+// classify.MinFaceFrac: low quality). It returns the folder and the flags
+// that let the detector find the small face.
+func lowQualityInput(t *testing.T) (string, []string) {
+	t.Helper()
+	img := gocv.IMRead(filepath.Join(testenv.Root(t), "samples", "face.jpg"), gocv.IMReadColor)
+	defer img.Close()
+	if img.Empty() {
+		t.Fatal("cannot read samples/face.jpg")
+	}
+	big := gocv.NewMatWithSize(1800, 1800, gocv.MatTypeCV8UC3)
+	defer big.Close()
+	roi := big.Region(image.Rect(800, 800, 800+img.Cols(), 800+img.Rows()))
+	img.CopyTo(&roi)
+	roi.Close()
+	dir := filepath.Join(t.TempDir(), "photos")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !gocv.IMWrite(filepath.Join(dir, "a_face.png"), img) || !gocv.IMWrite(filepath.Join(dir, "b_small_face.png"), big) {
+		t.Fatal("cannot write the test photos")
+	}
+	return dir, []string{"--min-face", "0.05", "--detect-width", "1800", "--keyframe-every", "1"}
+}
+
 func TestScoreExcludeLow(t *testing.T) {
+	in, flags := lowQualityInput(t)
 	for _, exclude := range []bool{false, true} {
 		out := t.TempDir()
-		args := []string{"score", testenv.Sample(t), "--out", out, "--quiet", "--no-plot"}
+		args := append([]string{"score", in, "--out", out, "--quiet", "--no-plot"}, flags...)
 		if exclude {
 			args = append(args, "--exclude-low")
 		}
@@ -248,7 +276,7 @@ func TestScoreExcludeLow(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		paths := export.PathsFor(out, "sample")
+		paths := export.PathsFor(out, "photos")
 		low, faces, sumGood, nGood := 0, 0, 0.0, 0
 		for _, r := range readCSV(t, paths.Frames)[1:] {
 			if r[3] != "1" {
