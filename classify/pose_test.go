@@ -98,3 +98,14 @@ func TestHeadPoseRealFaces(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHeadPose: the pose fit of one face's landmarks.
+func BenchmarkHeadPose(b *testing.B) {
+	l := project(20, -10, 5, 0.2, 320, 240)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if p := classify.HeadPose(&l); p.Residual > 1e-6 {
+			b.Fatal(p)
+		}
+	}
+}
