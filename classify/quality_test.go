@@ -20,7 +20,8 @@ const (
 
 func TestQualityLowRule(t *testing.T) {
 	n := func(v int) *int { return &v }
-	good := record.Quality{FaceFrac: 0.3, Sharpness: 300, Symmetry: 0.6, DetectNeighbors: n(40)}
+	f := func(v float64) *float64 { return &v }
+	good := record.Quality{FaceFrac: 0.3, Sharpness: 300, Symmetry: 0.6, DetectNeighbors: n(40), Yaw: f(10), Pitch: f(-5), Roll: f(3)}
 	for _, tc := range []struct {
 		name string
 		edit func(*record.Quality)
@@ -34,8 +35,15 @@ func TestQualityLowRule(t *testing.T) {
 		{"weak detection", func(q *record.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors - 1) }, true},
 		{"detection at the minimum", func(q *record.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors) }, false},
 		{"not found again at the common scale", func(q *record.Quality) { q.DetectNeighbors = n(0) }, true},
-		{"turned away", func(q *record.Quality) { q.Symmetry = -0.2 }, true},
-		{"symmetry at the minimum", func(q *record.Quality) { q.Symmetry = classify.MinSymmetry }, false},
+		{"asymmetric crop (no longer part of the rule)", func(q *record.Quality) { q.Symmetry = -0.2 }, false},
+		{"turned away to the right", func(q *record.Quality) { q.Yaw = f(classify.MaxYaw + 0.1) }, true},
+		{"turned away to the left", func(q *record.Quality) { q.Yaw = f(-classify.MaxYaw - 5) }, true},
+		{"yaw at the maximum", func(q *record.Quality) { q.Yaw = f(-classify.MaxYaw) }, false},
+		{"looking far up", func(q *record.Quality) { q.Pitch = f(classify.MaxPitch + 1) }, true},
+		{"looking far down", func(q *record.Quality) { q.Pitch = f(-classify.MaxPitch - 1) }, true},
+		{"pitch at the maximum", func(q *record.Quality) { q.Pitch = f(classify.MaxPitch) }, false},
+		{"tilted (roll is not part of the rule)", func(q *record.Quality) { q.Roll = f(40) }, false},
+		{"no landmarks", func(q *record.Quality) { q.Yaw, q.Pitch, q.Roll = nil, nil, nil }, false},
 	} {
 		q := good
 		tc.edit(&q)
@@ -159,6 +167,21 @@ func TestScorerQuality(t *testing.T) {
 	}
 	if q == nil || q.DetectNeighbors == nil || *q.DetectNeighbors < 20 || q.Symmetry < 0.5 || q.Sharpness < classify.MinSharpness || q.Low {
 		t.Errorf("sample face quality %+v: want a detection score ≥ 20, symmetry ≥ 0.5, sharp, not low", q)
+	}
+	if q.Yaw == nil || q.Pitch == nil || q.Roll == nil || faces[0].Landmarks == nil {
+		t.Fatalf("sample face: no pose or landmarks (%+v)", q)
+	}
+	t.Logf("sample face pose: yaw %.2f pitch %.2f roll %.2f", *q.Yaw, *q.Pitch, *q.Roll)
+	// samples/face.jpg: the face is turned toward the image's left (about a
+	// third of the way to a profile, judged by eye: the nose is left of the
+	// eyes' midpoint) and tilted (the eye cascade measures 11.7 degrees, see
+	// TestAlignPinned), level in pitch.
+	if *q.Yaw > -15 || *q.Yaw < -40 || math.Abs(*q.Pitch) > 20 || math.Abs(*q.Roll) < 3 || math.Abs(*q.Roll) > 20 {
+		t.Errorf("sample face pose yaw %.1f pitch %.1f roll %.1f: want turned left 15-40, level, tilted 3-20 degrees", *q.Yaw, *q.Pitch, *q.Roll)
+	}
+	l := faces[0].Landmarks
+	if b := faces[0].Box; l[classify.LandmarkNoseTip].X < float64(b.X) || l[classify.LandmarkNoseTip].X > float64(b.X+b.W) {
+		t.Errorf("nose tip %v outside the face box %+v", l[classify.LandmarkNoseTip], b)
 	}
 	cs, err := classify.NewScorer(classify.ScorerParams{Model: "human", Crops: true})
 	if err != nil {

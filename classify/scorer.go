@@ -29,9 +29,15 @@ func ScorerNames() []string { return append(ModelNames(), ModelEnsemble, ModelCo
 //   - the detector barely finds it: fewer than MinDetectNeighbors raw
 //     cascade hits at the common scale (Detector.Neighbors), i.e. fewer than
 //     the tracker needs to keep following a face (often not a face at all);
-//   - it is turned away or half hidden: its crop correlates negatively with
-//     its mirror image (Symmetry below MinSymmetry);
+//   - it is turned away: the head pose from its 68 landmarks (HeadPose) has
+//     |yaw| above MaxYaw (past a half profile: the far eye and mouth corner
+//     start to be hidden behind the nose and cheek) or |pitch| above
+//     MaxPitch (looking far up or down: the mouth or eyes foreshortened);
 //   - or it is not a detected face (the whole-image fallback of photos).
+//
+// The mirror symmetry of the crop (Quality.Symmetry) is still measured and
+// written, but no longer part of the rule: it was a stand-in for pose, and
+// it also drops for evenly turned-but-visible faces and uneven light.
 //
 // Frames of a low-quality face keep their score; the flag lets an analysis
 // leave them out (low_quality=1 in the per-frame CSV).
@@ -40,15 +46,18 @@ const (
 	MinSharpness       = 20.0
 	SharpnessSide      = 64
 	MinDetectNeighbors = 6
-	MinSymmetry        = 0.0
+	MaxYaw             = 45.0
+	MaxPitch           = 30.0
 )
 
 // QualityLow applies the documented quality rule to a face's measures.
-// Measures that were not taken (DetectNeighbors nil) do not count.
+// Measures that were not taken (DetectNeighbors, Yaw, Pitch nil) do not
+// count.
 func QualityLow(q record.Quality) bool {
 	return q.FaceFrac < MinFaceFrac || q.Sharpness < MinSharpness ||
 		(q.DetectNeighbors != nil && *q.DetectNeighbors < MinDetectNeighbors) ||
-		q.Symmetry < MinSymmetry
+		(q.Yaw != nil && math.Abs(*q.Yaw) > MaxYaw) ||
+		(q.Pitch != nil && math.Abs(*q.Pitch) > MaxPitch)
 }
 
 // ScorerParams configure a Scorer.
@@ -86,6 +95,8 @@ type Timing struct {
 	Faces    int
 	Detect   time.Duration
 	Classify time.Duration
+	// Landmarks is the part of Classify spent finding landmarks.
+	Landmarks time.Duration
 }
 
 // Scorer finds faces in a frame and scores each for happiness.
@@ -93,6 +104,7 @@ type Timing struct {
 type Scorer struct {
 	p      ScorerParams
 	det    *Detector
+	lm     *Landmarker
 	models []*Model
 	names  []string
 	cal    calibrator
@@ -142,6 +154,12 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 		}
 		s.models = append(s.models, m)
 	}
+	lm, err := NewLandmarker(p.Backend)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.lm = lm
 	s.crop = gocv.NewMat()
 	s.gray = gocv.NewMat()
 	s.small = gocv.NewMat()
@@ -166,6 +184,9 @@ func (s *Scorer) Close() error {
 	}
 	for _, m := range s.models {
 		errs = append(errs, m.Close())
+	}
+	if s.lm != nil {
+		errs = append(errs, s.lm.Close())
 	}
 	s.crop.Close()
 	s.gray.Close()
@@ -224,6 +245,16 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]recor
 			n := d.Neighbors
 			q.DetectNeighbors = &n
 		}
+		// Landmarks on the face box itself (not the models' margin crop).
+		t1 := time.Now()
+		l, err := s.lm.Landmarks(frame, b)
+		s.timing.Landmarks += time.Since(t1)
+		if err != nil {
+			return nil, err
+		}
+		pose := HeadPose(&l)
+		q.Yaw, q.Pitch, q.Roll = &pose.Yaw, &pose.Pitch, &pose.Roll
+		f.Landmarks = &l
 		q.Low = low || QualityLow(q)
 		f.Quality = &q
 		faces = append(faces, f)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/affectlab/affect/capture"
@@ -25,10 +27,15 @@ type Item struct {
 	Happy bool
 	// Class is the folder name (folder data sets) or "happy"/"not_happy".
 	Class string
+	// Pose is the labelled head pose (yaw, pitch, roll in degrees, converted
+	// from the manifest's radians) when the manifest has yaw, pitch and roll
+	// columns (GENKI-4K's labels); nil otherwise.
+	Pose *[3]float64
 }
 
 // ReadManifest reads a CSV with columns path,happy (happy 0 or 1); paths are
-// relative to the manifest's folder unless absolute.
+// relative to the manifest's folder unless absolute. Optional columns yaw,
+// pitch and roll (all three, in radians, as GENKI-4K's labels) give Item.Pose.
 func ReadManifest(path string) ([]Item, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -42,14 +49,22 @@ func ReadManifest(path string) ([]Item, error) {
 		return nil, fmt.Errorf("%w: %s: cannot read the header: %v", ErrDataset, path, err)
 	}
 	pi, hi := -1, -1
+	angle := [3]int{-1, -1, -1}
 	for i, h := range head {
 		switch strings.TrimSpace(strings.ToLower(h)) {
 		case "path":
 			pi = i
 		case "happy":
 			hi = i
+		case "yaw":
+			angle[0] = i
+		case "pitch":
+			angle[1] = i
+		case "roll":
+			angle[2] = i
 		}
 	}
+	hasPose := angle[0] >= 0 && angle[1] >= 0 && angle[2] >= 0
 	if pi < 0 || hi < 0 {
 		return nil, fmt.Errorf("%w: %s: the header must name the columns path and happy, got %v", ErrDataset, path, head)
 	}
@@ -82,7 +97,22 @@ func ReadManifest(path string) ([]Item, error) {
 		if happy {
 			cls = PositiveClass
 		}
-		items = append(items, Item{Path: p, Happy: happy, Class: cls})
+		it := Item{Path: p, Happy: happy, Class: cls}
+		if hasPose {
+			var pose [3]float64
+			for k, c := range angle {
+				if c >= len(rec) {
+					return nil, fmt.Errorf("%w: %s line %d: too few columns", ErrDataset, path, line)
+				}
+				v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
+				if err != nil || math.IsNaN(v) || math.Abs(v) > 2*math.Pi {
+					return nil, fmt.Errorf("%w: %s line %d: %s %q is not an angle in radians", ErrDataset, path, line, head[c], rec[c])
+				}
+				pose[k] = v * 180 / math.Pi
+			}
+			it.Pose = &pose
+		}
+		items = append(items, it)
 	}
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: %s lists no images", ErrDataset, path)

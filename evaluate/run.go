@@ -39,6 +39,8 @@ type Score struct {
 	Excluded bool
 	// LowQuality says the face fails the quality rule (classify.QualityLow).
 	LowQuality bool
+	// Quality are the face's quality measures (nil without a face).
+	Quality *record.Quality
 	// Err is set when the image could not be read or scored.
 	Err error
 }
@@ -68,6 +70,9 @@ type Result struct {
 	SmoothMS float64 `json:"smooth_ms,omitempty"`
 	// Unsmoothed are the figures of the same frames before smoothing.
 	Unsmoothed *Result `json:"unsmoothed,omitempty"`
+	// Pose compares the estimated head pose with the data set's pose labels
+	// (when it has them, e.g. GENKI-4K).
+	Pose *PoseAgreement `json:"pose,omitempty"`
 }
 
 // Clip summarises one video item: its frames with a face and their mean happiness.
@@ -191,6 +196,7 @@ func scoreVideo(ctx context.Context, s *classify.Scorer, p classify.ScorerParams
 			}
 			r.Happiness, r.Probs = faces[0].Happiness, faces[0].Probs
 			r.LowQuality = faces[0].Quality != nil && faces[0].Quality.Low
+			r.Quality = faces[0].Quality
 		}
 		f.Close()
 		out = append(out, r)
@@ -217,6 +223,7 @@ func scoreOne(s *classify.Scorer, it Item) Score {
 	f := faces[0]
 	r.Happiness, r.Probs = f.Happiness, f.Probs
 	r.LowQuality = f.Quality != nil && f.Quality.Low
+	r.Quality = f.Quality
 	// The fallback to the whole image is the only "face" that is the whole frame.
 	r.NoFace = !s.Params().Crops && f.Box == (record.Box{W: img.Cols(), H: img.Rows()})
 	return r
@@ -256,6 +263,7 @@ func Summarize(scores []Score, model, backend string, threshold float64) Result 
 	res.ECE = round4(ECE(s, l, 10))
 	res.Reliability = Reliability(s, l, 10)
 	res.Clips = clips(scores)
+	res.Pose = ComparePose(scores)
 	return res
 }
 

@@ -34,7 +34,11 @@ const (
 	// ColFile is the image file of the row when the input is a folder of
 	// images (or one image); empty for video, cameras and streams.
 	ColFile = ColFaceFrac + 7
-	numCols = ColFile + 1
+	// ColYaw, ColPitch and ColRoll are the head pose from the landmarks, in degrees.
+	ColYaw   = ColFaceFrac + 8
+	ColPitch = ColFaceFrac + 9
+	ColRoll  = ColFaceFrac + 10
+	numCols  = ColRoll + 1
 )
 
 // FramesHeader are the per-frame CSV columns. A frame with no face has
@@ -43,9 +47,36 @@ var FramesHeader = func() []string {
 	h := make([]string, numCols)
 	copy(h, []string{"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness"})
 	copy(h[ColProbs:], record.Labels[:])
-	copy(h[ColFaceFrac:], []string{"face_frac", "low_quality", "error", "happiness_smoothed", "sharpness", "detect_neighbors", "symmetry", "file"})
+	copy(h[ColFaceFrac:], []string{"face_frac", "low_quality", "error", "happiness_smoothed", "sharpness", "detect_neighbors", "symmetry", "file", "yaw", "pitch", "roll"})
 	return h
 }()
+
+// LandmarkColumns are the optional per-frame CSV columns of the
+// participant's 68 landmarks in frame pixels: x0, y0, x1, y1, ... x67, y67
+// (FramesOptions.Landmarks; `affect score --landmarks`).
+func LandmarkColumns() []string {
+	c := make([]string, 0, 2*len(record.Landmarks68{}))
+	for i := range len(record.Landmarks68{}) {
+		c = append(c, "x"+strconv.Itoa(i), "y"+strconv.Itoa(i))
+	}
+	return c
+}
+
+// FramesOptions choose optional per-frame CSV columns.
+type FramesOptions struct {
+	// Landmarks adds LandmarkColumns after FramesHeader; the cells are
+	// empty for frames without a face or without landmarks.
+	Landmarks bool
+}
+
+// Header returns the CSV header these options give.
+func (o FramesOptions) Header() []string {
+	h := append([]string(nil), FramesHeader...)
+	if o.Landmarks {
+		h = append(h, LandmarkColumns()...)
+	}
+	return h
+}
 
 // FramesWriter streams per-frame rows into a CSV file that appears only on Commit.
 type FramesWriter struct {
@@ -58,13 +89,19 @@ type FramesWriter struct {
 
 // NewFramesWriter starts the per-frame CSV at path and writes its header.
 func NewFramesWriter(path string) (*FramesWriter, error) {
+	return NewFramesWriterOptions(path, FramesOptions{})
+}
+
+// NewFramesWriterOptions is NewFramesWriter with optional columns.
+func NewFramesWriterOptions(path string, o FramesOptions) (*FramesWriter, error) {
 	a, err := Create(path)
 	if err != nil {
 		return nil, err
 	}
+	header := o.Header()
 	buf := bufio.NewWriterSize(a, 64<<10)
-	fw := &FramesWriter{a: a, buf: buf, w: csv.NewWriter(buf), rec: make([]string, len(FramesHeader))}
-	if err := fw.w.Write(FramesHeader); err != nil {
+	fw := &FramesWriter{a: a, buf: buf, w: csv.NewWriter(buf), rec: make([]string, len(header))}
+	if err := fw.w.Write(header); err != nil {
 		a.Abort()
 		return nil, err
 	}
@@ -98,7 +135,8 @@ func (fw *FramesWriter) Commit() error {
 // Abort discards the file.
 func (fw *FramesWriter) Abort() { fw.a.Abort() }
 
-// FrameRecord fills rec (len(FramesHeader)) with f's cells.
+// FrameRecord fills rec with f's cells: len(FramesHeader) cells, or
+// len(FramesOptions{Landmarks: true}.Header()) with the landmark columns.
 func FrameRecord(f *record.FrameScore, rec []string) {
 	for i := range rec {
 		rec[i] = ""
@@ -133,6 +171,17 @@ func FrameRecord(f *record.FrameScore, rec []string) {
 				rec[ColDetectNeighbors] = strconv.Itoa(*q.DetectNeighbors)
 			}
 			rec[ColSymmetry] = strconv.FormatFloat(q.Symmetry, 'f', 4, 64)
+			for i, v := range []*float64{q.Yaw, q.Pitch, q.Roll} {
+				if v != nil {
+					rec[ColYaw+i] = strconv.FormatFloat(*v, 'f', 2, 64)
+				}
+			}
+		}
+		if l := p.Landmarks; l != nil && len(rec) >= numCols+2*len(l) {
+			for i, pt := range l {
+				rec[numCols+2*i] = strconv.FormatFloat(pt.X, 'f', 2, 64)
+				rec[numCols+2*i+1] = strconv.FormatFloat(pt.Y, 'f', 2, 64)
+			}
 		}
 	}
 	rec[ColError] = f.Error
@@ -147,7 +196,12 @@ func FormatSmoothed(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64
 
 // WriteFramesCSV writes frames to path atomically.
 func WriteFramesCSV(path string, frames []record.FrameScore) error {
-	fw, err := NewFramesWriter(path)
+	return WriteFramesCSVOptions(path, frames, FramesOptions{})
+}
+
+// WriteFramesCSVOptions is WriteFramesCSV with optional columns.
+func WriteFramesCSVOptions(path string, frames []record.FrameScore, o FramesOptions) error {
+	fw, err := NewFramesWriterOptions(path, o)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,13 @@ func frames() []record.FrameScore {
 	nb, sm := 31, 0.6
 	crop := &record.Face{Box: record.Box{W: 48, H: 48}, Happiness: 0.25, Smoothed: &sm,
 		Quality: &record.Quality{FaceFrac: 1, Sharpness: 512.25, Symmetry: -0.125, Low: true}}
-	tracked := &record.Face{Box: record.Box{X: 1, Y: 2, W: 3, H: 4}, Happiness: 0.5,
-		Quality: &record.Quality{FaceFrac: 0.2, Sharpness: 80, Symmetry: 0.71234, DetectNeighbors: &nb}}
+	yaw, pitch, roll := -12.345, 3.0, 0.004
+	var lm record.Landmarks68
+	for i := range lm {
+		lm[i] = record.Point{X: float64(i) + 0.125, Y: 100 - float64(i)}
+	}
+	tracked := &record.Face{Box: record.Box{X: 1, Y: 2, W: 3, H: 4}, Happiness: 0.5, Landmarks: &lm,
+		Quality: &record.Quality{FaceFrac: 0.2, Sharpness: 80, Symmetry: 0.71234, DetectNeighbors: &nb, Yaw: &yaw, Pitch: &pitch, Roll: &roll}}
 	return []record.FrameScore{
 		{Frame: 0, MediaMS: 0, FaceFound: true, NFaces: 1, Primary: face},
 		{Frame: 3, MediaMS: 100, FaceFound: true, NFaces: 1, Primary: crop},
@@ -48,13 +53,13 @@ func TestFramesCSV(t *testing.T) {
 		want string
 	}{
 		{0, strings.Join(export.FramesHeader, ",")},
-		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,,,0.0,,0.0000,"},
+		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,,,0.0,,0.0000,,,,"},
 		// A crop: no detection score (empty, not 0); a negative symmetry.
-		{2, "3,100.000,,1,1,0,0,48,48,0.250000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,1.0000,1,,0.600000,512.2,,-0.1250,"},
-		{3, "4,133.333,,1,2,1,2,3,4,0.500000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.2000,0,,,80.0,31,0.7123,"},
+		{2, "3,100.000,,1,1,0,0,48,48,0.250000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,1.0000,1,,0.600000,512.2,,-0.1250,,,,"},
+		{3, "4,133.333,,1,2,1,2,3,4,0.500000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.2000,0,,,80.0,31,0.7123,,-12.35,3.00,0.00"},
 		// No face: face_found=0 and every score cell empty, never 0.
-		{4, "1,33.333,,0,0,,,,,,,,,,,,,,,,,,,,"},
-		{5, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png,,,,,x.png"},
+		{4, "1,33.333,,0,0,,,,,,,,,,,,,,,,,,,,,,,"},
+		{5, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png,,,,,x.png,,,"},
 	}
 	for _, tc := range tests {
 		if got := strings.Join(rows[tc.row], ","); got != tc.want {
@@ -80,6 +85,37 @@ func TestFramesCSV(t *testing.T) {
 		if w.Primary != nil && (g.Primary == nil || g.Primary.Box != w.Primary.Box || g.Primary.Happiness != w.Primary.Happiness ||
 			(w.Primary.Smoothed != nil) != (g.Primary.Smoothed != nil)) {
 			t.Errorf("frame %d: primary read back as %+v, wrote %+v", i, g.Primary, w.Primary)
+		}
+	}
+}
+
+// TestFramesCSVLandmarks: --landmarks adds x0,y0 ... x67,y67 after the
+// standard columns, filled for a face with landmarks and empty otherwise.
+func TestFramesCSVLandmarks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.frames.csv")
+	if err := export.WriteFramesCSVOptions(path, frames(), export.FramesOptions{Landmarks: true}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(export.FramesHeader)
+	if len(rows[0]) != n+136 || rows[0][n] != "x0" || rows[0][n+1] != "y0" || rows[0][n+135] != "y67" {
+		t.Fatalf("header %v", rows[0][n:])
+	}
+	if strings.Join(rows[0][:n], ",") != strings.Join(export.FramesHeader, ",") {
+		t.Errorf("the standard columns changed with --landmarks")
+	}
+	tracked := rows[3]
+	if tracked[n] != "0.12" || tracked[n+1] != "100.00" || tracked[n+134] != "67.12" || tracked[n+135] != "33.00" {
+		t.Errorf("landmark cells %v ... %v", tracked[n:n+2], tracked[n+134:])
+	}
+	for _, r := range [][]string{rows[1], rows[4], rows[5]} {
+		if strings.Join(r[n:], "") != "" {
+			t.Errorf("frame %s without landmarks has landmark cells %v", r[0], r[n:n+4])
 		}
 	}
 }

@@ -130,6 +130,15 @@ func (fr *FramesReader) Next() (record.FrameScore, error) {
 					}
 				}
 			}
+			for c, dst := range map[int]**float64{ColYaw: &q.Yaw, ColPitch: &q.Pitch, ColRoll: &q.Roll} {
+				if v := get(c); v != "" {
+					a, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						return f, bad(c, err)
+					}
+					*dst = &a
+				}
+			}
 			if v := get(ColDetectNeighbors); v != "" {
 				n, err := strconv.Atoi(v)
 				if err != nil {

@@ -31,6 +31,7 @@ type ResultWriter struct {
 	raw      *os.File
 	rawBuf   *bufio.Writer
 	rawCSV   *csv.Writer
+	header   []string
 	rec      []string
 	times, x []float64
 	ok       []bool
@@ -39,6 +40,11 @@ type ResultWriter struct {
 
 // NewResultWriter starts the result files at paths; their directory is created if needed.
 func NewResultWriter(paths Paths) (*ResultWriter, error) {
+	return NewResultWriterOptions(paths, FramesOptions{})
+}
+
+// NewResultWriterOptions is NewResultWriter with optional per-frame columns.
+func NewResultWriterOptions(paths Paths, o FramesOptions) (*ResultWriter, error) {
 	dir := filepath.Dir(paths.Frames)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("export: creating directory %s: %w", dir, err)
@@ -48,7 +54,7 @@ func NewResultWriter(paths Paths) (*ResultWriter, error) {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	buf := bufio.NewWriterSize(raw, 64<<10)
-	return &ResultWriter{paths: paths, raw: raw, rawBuf: buf, rawCSV: csv.NewWriter(buf), rec: make([]string, len(FramesHeader))}, nil
+	return &ResultWriter{paths: paths, raw: raw, rawBuf: buf, rawCSV: csv.NewWriter(buf), header: o.Header(), rec: make([]string, len(o.Header()))}, nil
 }
 
 // Paths are the files the writer makes.
@@ -125,10 +131,10 @@ func (w *ResultWriter) copyRows(out io.Writer, smoothed []float64) error {
 	}
 	cr := csv.NewReader(bufio.NewReaderSize(w.raw, 64<<10))
 	cr.ReuseRecord = true
-	cr.FieldsPerRecord = len(FramesHeader)
+	cr.FieldsPerRecord = len(w.header)
 	buf := bufio.NewWriterSize(out, 64<<10)
 	cw := csv.NewWriter(buf)
-	if err := cw.Write(FramesHeader); err != nil {
+	if err := cw.Write(w.header); err != nil {
 		return err
 	}
 	for i := range w.times {

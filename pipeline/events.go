@@ -194,6 +194,22 @@ func DecodeFrame(data []byte) (record.FrameScore, error) {
 	if h, ok := f.Happiness(); ok && (math.IsNaN(h) || h < 0 || h > 1) {
 		return record.FrameScore{}, fmt.Errorf("%w: frame %d happiness %v is not in [0,1]", ErrMalformed, f.Frame, h)
 	}
+	faces := f.Faces
+	if f.Primary != nil {
+		faces = append([]record.Face{*f.Primary}, faces...)
+	}
+	for _, fc := range faces {
+		if q := fc.Quality; q != nil {
+			for _, a := range []struct {
+				name string
+				v    *float64
+			}{{"yaw", q.Yaw}, {"pitch", q.Pitch}, {"roll", q.Roll}} {
+				if a.v != nil && !(*a.v >= -180 && *a.v <= 180) {
+					return record.FrameScore{}, fmt.Errorf("%w: frame %d %s %v is not an angle in [-180,180] degrees", ErrMalformed, f.Frame, a.name, *a.v)
+				}
+			}
+		}
+	}
 	return f, nil
 }
 

@@ -50,6 +50,49 @@ type Face struct {
 	// (see package smooth). It needs later frames, so it is set in result
 	// files only, never in live messages.
 	Smoothed *float64 `json:"happiness_smoothed,omitempty"`
+	// Landmarks are the face's 68 landmarks in frame pixels (set by the
+	// scorer when it found them). They stay in the capturing process: they
+	// are not part of the published message (json "-"), and appear in result
+	// files only as the optional x0..y67 columns of `affect score --landmarks`.
+	Landmarks *Landmarks68 `json:"-"`
+}
+
+// Point is a position in frame pixels (x to the right, y down; the frame's
+// top-left corner is 0,0).
+type Point struct {
+	X, Y float64
+}
+
+// Landmarks68 are the 68 facial landmarks of one face in frame pixels, in
+// the iBUG 300-W order (the subject's right is the image's left): jaw 0-16
+// (chin 8), right brow 17-21, left brow 22-26, nose bridge 27-30 (tip 30),
+// nostrils 31-35, right eye 36-41 (outer corner 36, inner 39), left eye
+// 42-47 (inner 42, outer 45), outer lips 48-59 (mouth corners 48 and 54,
+// upper lip top 51, lower lip bottom 57), inner lips 60-67 (corners 60 and
+// 64, upper 62, lower 66).
+type Landmarks68 [68]Point
+
+// RightEye returns the centre of the subject's right eye (points 36-41, on
+// the image's left).
+func (l *Landmarks68) RightEye() Point { return l.mean(36, 42) }
+
+// LeftEye returns the centre of the subject's left eye (points 42-47).
+func (l *Landmarks68) LeftEye() Point { return l.mean(42, 48) }
+
+// EyeDistance returns the distance between the two eye centres in pixels.
+func (l *Landmarks68) EyeDistance() float64 {
+	a, b := l.RightEye(), l.LeftEye()
+	return math.Hypot(b.X-a.X, b.Y-a.Y)
+}
+
+func (l *Landmarks68) mean(from, to int) Point {
+	var p Point
+	for i := from; i < to; i++ {
+		p.X += l[i].X
+		p.Y += l[i].Y
+	}
+	n := float64(to - from)
+	return Point{p.X / n, p.Y / n}
 }
 
 // Quality describes how trustworthy a face's score is.
@@ -64,8 +107,17 @@ type Quality struct {
 	// come from the detector (a face crop, or the whole image).
 	DetectNeighbors *int `json:"detect_neighbors,omitempty"`
 	// Symmetry is the correlation of the face crop with its mirror image
-	// (-1..1): the pose measure; a turned or half-shadowed face is lower.
+	// (-1..1); a turned or half-shadowed face is lower. No longer part of
+	// the quality rule (pose from landmarks is), kept as a measure.
 	Symmetry float64 `json:"symmetry,omitempty"`
+	// Yaw, Pitch and Roll are the head's pose in degrees, estimated from the
+	// face's 68 landmarks (classify.HeadPose): yaw positive when the face
+	// turns toward the image's right, pitch positive when it turns up, roll
+	// positive when it tilts clockwise in the image (GENKI-4K's signs).
+	// Absent when no landmarks were found.
+	Yaw   *float64 `json:"yaw,omitempty"`
+	Pitch *float64 `json:"pitch,omitempty"`
+	Roll  *float64 `json:"roll,omitempty"`
 	// Low is true when the face fails the documented quality rule.
 	Low bool `json:"low,omitempty"`
 }

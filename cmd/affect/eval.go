@@ -32,6 +32,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	threshold := fs.Float64("threshold", 0.5, "decision threshold for balanced accuracy")
 	perClass := fs.Int("per-class", 0, "evaluate at most N images per class, chosen with --seed (0: all)")
 	seed := fs.Uint64("seed", 1, "seed for --per-class")
+	half := fs.String("half", "", "evaluate only every other item in the data set's order: odd (1st, 3rd, ...) or even (e.g. GENKI-4K's held-out even-numbered files)")
 	match := fs.String("match", "", "evaluate only files whose name contains this (e.g. PrivateTest_, the FER2013 split held out from fitting)")
 	uncal := fs.Bool("uncalibrated", false, "report the raw P(happy) of human, faceapi and ensemble instead of the calibrated one")
 	margin := fs.Float64("margin", 0, "crop margin per side as a fraction of the face box, overriding each model's own (measurement; 0: the model's)")
@@ -72,6 +73,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	items = evaluate.MatchItems(items, *match)
+	if items, err = evaluate.Half(items, *half); err != nil {
+		return usageError("--half %q: choose odd or even", *half)
+	}
 	if len(items) == 0 {
 		return fmt.Errorf("%w: no file name contains %q", evaluate.ErrDataset, *match)
 	}
@@ -123,6 +127,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if *reliability {
 				for _, rb := range r.Reliability {
 					fmt.Fprintf(stdout, "  bin [%.1f,%.1f) n=%-5d mean score %.3f  happy share %.3f\n", rb.Lo, rb.Hi, rb.N, rb.MeanScore, rb.Positive)
+				}
+			}
+			if p := r.Pose; p != nil {
+				for _, a := range []struct {
+					name string
+					v    evaluate.AngleAgreement
+				}{{"yaw", p.Yaw}, {"pitch", p.Pitch}, {"roll", p.Roll}} {
+					fmt.Fprintf(stdout, "  pose %-5s vs labels: n=%d pearson %.3f MAE %.2f deg bias %+.2f deg slope %.2f\n", a.name, a.v.N, a.v.Pearson, a.v.MAE, a.v.Bias, a.v.Slope)
 				}
 			}
 			for _, c := range r.Clips {

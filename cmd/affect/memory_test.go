@@ -76,7 +76,7 @@ func TestScoreMemoryPerFrame(t *testing.T) {
 
 	// Today: the sink of `affect score`.
 	paths := export.PathsFor(t.TempDir(), "long")
-	sink, err := newScoreSink(aggregate.DefaultConfig(), paths)
+	sink, err := newScoreSink(aggregate.DefaultConfig(), paths, export.FramesOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestScoreMemoryPerFrame(t *testing.T) {
 // `affect score` (go test -bench ScoreSink -benchmem ./cmd/affect).
 func BenchmarkScoreSink(b *testing.B) {
 	real := realFrames(b, 60)
-	sink, err := newScoreSink(aggregate.DefaultConfig(), export.PathsFor(b.TempDir(), "bench"))
+	sink, err := newScoreSink(aggregate.DefaultConfig(), export.PathsFor(b.TempDir(), "bench"), export.FramesOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,6 +43,8 @@ type scoringFlags struct {
 	smooth         time.Duration
 	reconnect      time.Duration
 	readTimeout    time.Duration
+	// landmarks adds the x0..y67 columns to the per-frame CSV (score only).
+	landmarks bool
 }
 
 func (sf *scoringFlags) register(fs *flag.FlagSet) {
@@ -151,6 +153,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	markers := fs.String("markers", "", "CSV of stimulus markers (onset_ms,label,condition) for epoch analysis")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	noPlot := fs.Bool("no-plot", false, "do not write the PNG plot")
+	fs.BoolVar(&sf.landmarks, "landmarks", false, "add the participant's 68 face landmarks (x0,y0 ... x67,y67, frame pixels) to the per-frame CSV")
 	cfg := aggregate.DefaultConfig()
 	finishCfg := registerAggregateFlags(fs, &cfg)
 	inputs, err := parseFlags(fs, args)
@@ -241,7 +244,7 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 	if sf.fps > 0 {
 		total = 0
 	}
-	sink, err := newScoreSink(cfg, paths)
+	sink, err := newScoreSink(cfg, paths, export.FramesOptions{Landmarks: sf.landmarks})
 	if err != nil {
 		return paths, ScoreSummary{}, err
 	}
@@ -324,12 +327,12 @@ type scoreSink struct {
 	frameErrs []string // the first few reasons of frames with an error
 }
 
-func newScoreSink(cfg aggregate.Config, paths export.Paths) (*scoreSink, error) {
+func newScoreSink(cfg aggregate.Config, paths export.Paths, o export.FramesOptions) (*scoreSink, error) {
 	agg, err := aggregate.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	res, err := export.NewResultWriter(paths)
+	res, err := export.NewResultWriterOptions(paths, o)
 	if err != nil {
 		return nil, err
 	}

@@ -237,10 +237,38 @@ func TestScoreCalibration(t *testing.T) {
 
 // --exclude-low leaves the faces flagged low_quality=1 in the per-frame CSV
 // out of the summary statistics, and both runs count them.
+// lowQualityInput writes a folder of two photos made from the bundled
+// samples/face.jpg: the face as it is, and the same face pasted into a
+// 1800x1800 black frame, where it is 8 % of the frame height (below
+// classify.MinFaceFrac: low quality). It returns the folder and the flags
+// that let the detector find the small face.
+func lowQualityInput(t *testing.T) (string, []string) {
+	t.Helper()
+	img := gocv.IMRead(filepath.Join(testenv.Root(t), "samples", "face.jpg"), gocv.IMReadColor)
+	defer img.Close()
+	if img.Empty() {
+		t.Fatal("cannot read samples/face.jpg")
+	}
+	big := gocv.NewMatWithSize(1800, 1800, gocv.MatTypeCV8UC3)
+	defer big.Close()
+	roi := big.Region(image.Rect(800, 800, 800+img.Cols(), 800+img.Rows()))
+	img.CopyTo(&roi)
+	roi.Close()
+	dir := filepath.Join(t.TempDir(), "photos")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !gocv.IMWrite(filepath.Join(dir, "a_face.png"), img) || !gocv.IMWrite(filepath.Join(dir, "b_small_face.png"), big) {
+		t.Fatal("cannot write the test photos")
+	}
+	return dir, []string{"--min-face", "0.05", "--detect-width", "1800", "--keyframe-every", "1"}
+}
+
 func TestScoreExcludeLow(t *testing.T) {
+	in, flags := lowQualityInput(t)
 	for _, exclude := range []bool{false, true} {
 		out := t.TempDir()
-		args := []string{"score", testenv.Sample(t), "--out", out, "--quiet", "--no-plot"}
+		args := append([]string{"score", in, "--out", out, "--quiet", "--no-plot"}, flags...)
 		if exclude {
 			args = append(args, "--exclude-low")
 		}
@@ -248,7 +276,7 @@ func TestScoreExcludeLow(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		paths := export.PathsFor(out, "sample")
+		paths := export.PathsFor(out, "photos")
 		low, faces, sumGood, nGood := 0, 0, 0.0, 0
 		for _, r := range readCSV(t, paths.Frames)[1:] {
 			if r[3] != "1" {
@@ -290,5 +318,57 @@ func TestScoreExcludeLow(t *testing.T) {
 		if sum.Overall.FaceFrames != wantFaces {
 			t.Errorf("exclude=%v: face_frames %d, want %d", exclude, sum.Overall.FaceFrames, wantFaces)
 		}
+	}
+}
+
+// TestScoreLandmarks: --landmarks adds x0..y67 to the per-frame CSV; every
+// face row has pose cells and 68 points inside (or near) its face box, and
+// frames without a face have none.
+func TestScoreLandmarks(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := affect(t, "score", testenv.Sample(t), "--out", out, "--quiet", "--no-plot", "--landmarks", "--every", "10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rows := readCSV(t, export.PathsFor(out, "sample").Frames)
+	n := len(export.FramesHeader)
+	if len(rows[0]) != n+136 || strings.Join(rows[0][:n], ",") != strings.Join(export.FramesHeader, ",") || rows[0][n] != "x0" || rows[0][n+135] != "y67" {
+		t.Fatalf("header %v", rows[0])
+	}
+	idx := map[string]int{}
+	for i, h := range rows[0] {
+		idx[h] = i
+	}
+	num := func(r []string, name string) float64 {
+		v, err := strconv.ParseFloat(r[idx[name]], 64)
+		if err != nil {
+			t.Fatalf("frame %s: %s = %q: %v", r[0], name, r[idx[name]], err)
+		}
+		return v
+	}
+	faces := 0
+	for _, r := range rows[1:] {
+		if r[idx["face_found"]] != "1" {
+			if strings.Join(r[n:], "") != "" || r[idx["yaw"]] != "" {
+				t.Errorf("frame %s without a face has landmark or pose cells", r[0])
+			}
+			continue
+		}
+		faces++
+		x, y, w, h := num(r, "x"), num(r, "y"), num(r, "w"), num(r, "h")
+		for _, a := range []string{"yaw", "pitch", "roll"} {
+			if v := num(r, a); v < -180 || v > 180 {
+				t.Errorf("frame %s: %s %v", r[0], a, v)
+			}
+		}
+		for k := 0; k < 68; k++ {
+			px, py := num(r, "x"+strconv.Itoa(k)), num(r, "y"+strconv.Itoa(k))
+			if px < x-w/4 || px > x+w+w/4 || py < y-h/4 || py > y+h+h/4 {
+				t.Errorf("frame %s: landmark %d (%.1f, %.1f) far outside the face box %v,%v %vx%v", r[0], k, px, py, x, y, w, h)
+			}
+		}
+	}
+	if faces == 0 {
+		t.Fatal("no face rows")
 	}
 }
