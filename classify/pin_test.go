@@ -119,7 +119,7 @@ func TestPinnedHappiness(t *testing.T) {
 			t.Fatalf("cannot read %s", tc.file)
 		}
 		for _, name := range classify.ScorerNames() {
-			s, err := classify.NewScorer(classify.ScorerParams{Model: name, Crops: tc.crops})
+			s, err := classify.NewScorer(classify.ScorerParams{Model: name, Crops: tc.crops, Detector: classify.DetectorParams{Cascade: "haar"}}) // pinned on the Haar box
 			if err != nil {
 				t.Skipf("cannot make scorer %s: %v", name, err)
 			}

@@ -92,7 +92,7 @@ type Timing struct {
 // A Scorer is not safe for concurrent use: make one per goroutine.
 type Scorer struct {
 	p      ScorerParams
-	det    *Detector
+	det    FaceDetector
 	models []*Model
 	names  []string
 	cal    calibrator
@@ -125,7 +125,7 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	}
 	s := &Scorer{p: p, names: names, cal: calibrator{c: comb, model: p.Model, raw: p.Uncalibrated}, flip: comb.Flip && !p.NoFlip}
 	if !p.Crops {
-		d, err := NewDetector(p.Detector)
+		d, err := NewFaceDetector(p.Detector)
 		if err != nil {
 			return nil, err
 		}

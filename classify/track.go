@@ -20,15 +20,15 @@ import (
 //
 // A FaceTracker is not safe for concurrent use; feed it frames in order.
 type FaceTracker struct {
-	det     *Detector
+	det     FaceDetector
 	tracks  []Detection
 	primary Tracker
 	n       int
 }
 
-// NewFaceTracker returns a tracker using its own Detector made from p.
+// NewFaceTracker returns a tracker using its own detector made from p.
 func NewFaceTracker(p DetectorParams) (*FaceTracker, error) {
-	d, err := NewDetector(p)
+	d, err := NewFaceDetector(p)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ type Detections struct {
 
 // Next finds the faces in the next frame.
 func (t *FaceTracker) Next(frame gocv.Mat) Detections {
-	every := t.det.p.KeyframeEvery
+	every := t.det.Params().KeyframeEvery
 	key := t.n%every == 0 || len(t.tracks) == 0
 	t.n++
 	var faces []Detection

@@ -56,6 +56,10 @@ func TestOnlyModelFiles(t *testing.T) {
 		s, _ := models.Get(n)
 		want = append(want, s.File, s.FastFile)
 	}
+	for _, n := range models.DetectorNames() {
+		s, _ := models.GetDetector(n)
+		want = append(want, s.File)
+	}
 	got, err := filepath.Glob("*.onnx")
 	if err != nil {
 		t.Fatal(err)

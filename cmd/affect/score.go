@@ -51,7 +51,7 @@ func (sf *scoringFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&sf.workers, "workers", 0, "parallel scorers (0: one per CPU)")
 	fs.IntVar(&sf.detectWidth, "detect-width", 0, "shrink frames to this width for face detection (0: 320)")
 	fs.DurationVar(&sf.smooth, "smooth", smooth.DefaultWindowMS*time.Millisecond, "centred window of the happiness_smoothed column of the result files (0: none)")
-	fs.StringVar(&sf.detector, "detector", "haar", "face detector: haar (default, more accurate), lbp (3-4x faster) or a cascade XML file")
+	fs.StringVar(&sf.detector, "detector", classify.DefaultDetector, "face detector: blazeface (default), blazeface-back (small, far faces), haar, lbp or a cascade XML file")
 	fs.Float64Var(&sf.minFace, "min-face", 0, "smallest face height as a fraction of the frame height (0: 1/8); larger is faster")
 	fs.IntVar(&sf.keyframeEvery, "keyframe-every", 0, "search the whole frame for faces every N frames, tracking known faces in between (0: 10; 1: every frame)")
 }
@@ -88,8 +88,10 @@ func (sf *scoringFlags) validate() error {
 	if sf.smooth < 0 {
 		return usageError("--smooth %v must be ≥ 0", sf.smooth)
 	}
-	if _, err := classify.FindCascade(sf.detector); err != nil {
-		return usageError("--detector: %v", err)
+	if !classify.IsBlazeFace(sf.detector) {
+		if _, err := classify.FindCascade(sf.detector); err != nil {
+			return usageError("--detector: %v", err)
+		}
 	}
 	if sf.keyframeEvery < 0 {
 		return usageError("--keyframe-every %d must be ≥ 1", sf.keyframeEvery)
