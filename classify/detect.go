@@ -231,6 +231,8 @@ type Detection struct {
 	// -1 means the box did not come from the cascade (BlazeFace, a crop,
 	// or the whole image).
 	Neighbors int
+	// ID is the face's track ID given by a FaceTracker (0: not tracked).
+	ID int
 	// Score is BlazeFace's confidence (0..1); 0 for a cascade.
 	Score float64
 	// Keypoints are BlazeFace's six keypoints in frame pixels (KeyRightEye,

@@ -226,6 +226,7 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]pipel
 		}
 		q.Low = low || QualityLow(q)
 		f.Quality = &q
+		f.ID = d.ID
 		faces = append(faces, f)
 		s.timing.Faces++
 	}

@@ -14,7 +14,7 @@ import (
 var FramesHeader = append([]string{
 	"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness",
 }, append(pipeline.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
-	"sharpness", "detect_neighbors", "symmetry")...)
+	"sharpness", "detect_neighbors", "symmetry", "face_id")...)
 
 // FramesWriter streams per-frame rows into a CSV file that appears only on Commit.
 type FramesWriter struct {
@@ -103,6 +103,9 @@ func FrameRecord(f *pipeline.FrameScore, rec []string) {
 			}
 			rec[23] = strconv.FormatFloat(q.Symmetry, 'f', 4, 64)
 		}
+	}
+	if p := f.Primary; f.FaceFound && p != nil && p.ID > 0 {
+		rec[24] = strconv.Itoa(p.ID)
 	}
 	rec[19] = f.Error
 	if p := f.Primary; f.FaceFound && p != nil && p.Smoothed != nil {

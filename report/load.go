@@ -244,6 +244,12 @@ func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
 				}
 				p.Quality = q
 			}
+			if v := get(rec, "face_id"); v != "" {
+				if p.ID, err = strconv.Atoi(v); err != nil || p.ID < 0 {
+					return nil, bad("face_id", fmt.Errorf("%q is not a track ID", v))
+				}
+				f.FaceID = p.ID
+			}
 			f.FaceFound, f.Primary = true, p
 		default:
 			return nil, bad("face_found", fmt.Errorf("%q is neither 0 nor 1", ff))

@@ -172,6 +172,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 				p := fs.Faces[r.primary]
 				fs.Primary = &p
 				fs.FaceFound = true
+				fs.FaceID = p.ID
 			}
 			stats.Frames++
 			if fs.FaceFound {
