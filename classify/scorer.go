@@ -20,7 +20,9 @@ const ModelEnsemble = "ensemble"
 const DefaultModel = ModelCombined
 
 // ScorerNames lists the values ScorerParams.Model accepts.
-func ScorerNames() []string { return append(ModelNames(), ModelEnsemble, ModelCombined) }
+func ScorerNames() []string {
+	return append(ModelNames(), ModelEnsemble, ModelCombined, ModelCombinedFast)
+}
 
 // Quality rule (see QualityLow): a face is low quality when
 //   - it is smaller than MinFaceFrac of the frame height (too few pixels);
@@ -115,15 +117,19 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	if p.Backend == "" {
 		p.Backend = BackendOpenCV
 	}
-	comb, err := models.LoadCombination()
+	load, calModel := models.LoadCombination, p.Model
+	if p.Model == ModelCombinedFast {
+		load, calModel = models.LoadFastCombination, ModelCombined
+	}
+	comb, err := load()
 	if err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
 	names := []string{p.Model}
-	if p.Model == ModelEnsemble || p.Model == ModelCombined {
+	if p.Model == ModelEnsemble || p.Model == ModelCombined || p.Model == ModelCombinedFast {
 		names = ModelNames()
 	}
-	s := &Scorer{p: p, names: names, cal: calibrator{c: comb, model: p.Model, raw: p.Uncalibrated}, flip: comb.Flip && !p.NoFlip}
+	s := &Scorer{p: p, names: names, cal: calibrator{c: comb, model: calModel, raw: p.Uncalibrated}, flip: comb.Flip && !p.NoFlip}
 	if !p.Crops {
 		d, err := NewFaceDetector(p.Detector)
 		if err != nil {
