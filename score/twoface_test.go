@@ -1,12 +1,17 @@
 package score_test
 
 import (
+	"context"
 	"image"
 	"path/filepath"
+	"reflect"
 	"testing"
 
+	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/internal/testenv"
+	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/score"
 	"gocv.io/x/gocv"
 )
 
@@ -122,5 +127,29 @@ func TestTwoFacesKeepParticipant(t *testing.T) {
 	}
 	if pid == 0 {
 		t.Fatal("no participant")
+	}
+}
+
+// Results depend only on the video: 1 and 3 workers give the same frames,
+// track IDs included.
+func TestSameResultsAnyWorkers(t *testing.T) {
+	path := makeTwoFaceVideo(t)
+	run := func(workers int) []pipeline.FrameScore {
+		src, err := capture.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var frames []pipeline.FrameScore
+		_, err = score.Run(context.Background(), src, score.Config{Session: "t", Workers: workers, Scorer: classify.ScorerParams{Model: "human"}},
+			func(f pipeline.FrameScore) error { f.CaptureUnixNano = 0; frames = append(frames, f); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frames
+	}
+	a, b := run(1), run(3)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("1 worker and 3 workers differ (%d and %d frames)", len(a), len(b))
 	}
 }
