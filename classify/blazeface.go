@@ -86,10 +86,11 @@ type blazeDet struct {
 // decodeBlaze turns the raw outputs into detections as MediaPipe's
 // TensorsToDetectionsCalculator does for BlazeFace (reverse_output_order,
 // x/y/w/h scale = input size, sigmoid score clipped at ±100): boxes is 16
-// values per anchor. Detections scoring below minScore are dropped.
-func decodeBlaze(scores, boxes []float32, anchors []anchor, inputSize int, minScore float64) []blazeDet {
+// values per anchor. Detections scoring below minScore are dropped. They
+// are appended to out[:0].
+func decodeBlaze(out []blazeDet, scores, boxes []float32, anchors []anchor, inputSize int, minScore float64) []blazeDet {
 	s := float64(inputSize)
-	var out []blazeDet
+	out = out[:0]
 	for i, a := range anchors {
 		raw := math.Max(-100, math.Min(100, float64(scores[i])))
 		score := 1 / (1 + math.Exp(-raw))
@@ -128,14 +129,15 @@ func (d blazeDet) iou(o blazeDet) float64 {
 // highest-scoring detection left, gather every remaining one (itself
 // included) that overlaps it with IoU above iouThresh, replace the group by
 // its score-weighted mean box and keypoints (keeping the top score), and
-// repeat. At most maxN detections are returned, best first.
-func weightedNMS(dets []blazeDet, iouThresh float64, maxN int) []blazeDet {
-	rest := append([]blazeDet(nil), dets...)
+// repeat. At most maxN detections are returned, best first, appended to
+// out[:0]; dets is reordered and overwritten (no allocation per frame).
+func weightedNMS(out, dets []blazeDet, iouThresh float64, maxN int) []blazeDet {
+	rest := dets
 	sort.SliceStable(rest, func(i, j int) bool { return rest[i].score > rest[j].score })
-	var out []blazeDet
+	out = out[:0]
 	for len(rest) > 0 && len(out) < maxN {
 		top := rest[0]
-		var keep []blazeDet
+		keep := rest[:0] // compacted in place: keep never passes the loop's index
 		var w blazeDet
 		total := 0.0
 		for _, d := range rest {
@@ -165,7 +167,7 @@ func weightedNMS(dets []blazeDet, iouThresh float64, maxN int) []blazeDet {
 			w.score = top.score
 		} else {
 			w = top // a degenerate (empty) box overlaps nothing, not even itself
-			keep = rest[1:]
+			keep = append(keep[:0], rest[1:]...)
 		}
 		out = append(out, w)
 		rest = keep
@@ -187,6 +189,8 @@ type blazeFace struct {
 	outs    []string
 	scores  []float32
 	boxes   []float32
+	cand    []blazeDet // decoded detections, reused
+	dets    []blazeDet // after NMS, reused: valid until the next detect
 	minSc   float64
 }
 
@@ -306,7 +310,9 @@ func (b *blazeFace) detect(img gocv.Mat, maxN int) ([]blazeDet, letterbox, error
 	copy(b.scores[len(v[0]):], v[1])
 	copy(b.boxes, v[2])
 	copy(b.boxes[len(v[2]):], v[3])
-	dets := weightedNMS(decodeBlaze(b.scores, b.boxes, b.anchors, in, b.minSc), blazeIoU, maxN)
+	b.cand = decodeBlaze(b.cand, b.scores, b.boxes, b.anchors, in, b.minSc)
+	b.dets = weightedNMS(b.dets, b.cand, blazeIoU, maxN)
+	dets := b.dets
 	lb := letterbox{sx: float64(nw) / float64(w), sy: float64(nh) / float64(h), padX: float64(padX), padY: float64(padY)}
 	for i := range dets {
 		d := &dets[i]

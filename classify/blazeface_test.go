@@ -44,7 +44,7 @@ func TestDecodeBlaze(t *testing.T) {
 	// Anchor 0: offset (12.8, -6.4) px of a 128 input = (0.1, -0.05); size 25.6 x 38.4 px = 0.2 x 0.3.
 	copy(boxes, []float32{12.8, -6.4, 25.6, 38.4, 6.4, 12.8})
 	scores := []float32{0, -1, 200} // sigmoid 0.5 (kept at 0.5), 0.27 (dropped), clipped to 100: 1
-	d := decodeBlaze(scores, boxes, anchors, 128, 0.5)
+	d := decodeBlaze(nil, scores, boxes, anchors, 128, 0.5)
 	if len(d) != 2 {
 		t.Fatalf("%d detections, want 2", len(d))
 	}
@@ -73,7 +73,7 @@ func TestWeightedNMS(t *testing.T) {
 		box(0.9, 0, 0, 1, 1),     // A: the best
 		box(0.7, 0, 0, 1, 0.2),   // IoU 0.2 with A (≤ 0.3): kept apart
 	}
-	out := weightedNMS(in, 0.3, 10)
+	out := weightedNMS(nil, append([]blazeDet(nil), in...), 0.3, 10)
 	if len(out) != 3 {
 		t.Fatalf("%d detections, want 3: %+v", len(out), out)
 	}
@@ -88,7 +88,7 @@ func TestWeightedNMS(t *testing.T) {
 			t.Errorf("got %g, want %g (out %+v)", c.got, c.want, out)
 		}
 	}
-	if got := weightedNMS(in, 0.3, 1); len(got) != 1 || got[0].score != 0.9 {
+	if got := weightedNMS(nil, in, 0.3, 1); len(got) != 1 || got[0].score != 0.9 {
 		t.Errorf("maxN 1: %+v", got)
 	}
 }

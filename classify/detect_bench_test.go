@@ -29,11 +29,13 @@ func BenchmarkDetect(b *testing.B) {
 			b.Fatalf("%s: no face in the first frame", name)
 		}
 		b.Run(name+"/full", func(b *testing.B) {
+			b.ReportAllocs()
 			for range b.N {
 				d.Detect(f.Image)
 			}
 		})
 		b.Run(name+"/near", func(b *testing.B) {
+			b.ReportAllocs()
 			for range b.N {
 				d.DetectNear(f.Image, boxes[0].Box)
 			}
