@@ -13,6 +13,11 @@ import (
 // whose output is a calibrated P(happy). It is the default model.
 const ModelCombined = "combined"
 
+// ModelCombinedFast is the same combination refitted without mirror
+// averaging (models/combined_fast_v1.json, same fit split): two forward
+// passes per face instead of four.
+const ModelCombinedFast = "combined-fast"
+
 // Sigmoid is the logistic function 1/(1+exp(-x)).
 func Sigmoid(x float64) float64 {
 	if x >= 0 {

@@ -43,9 +43,10 @@ var CascadeDirs = []string{
 // DetectorParams configure face detection. The zero value of each field means
 // its documented default.
 type DetectorParams struct {
-	// Cascade is a cascade file path, a file name looked up in
-	// $AFFECT_CASCADE_DIR and CascadeDirs, or "haar" (DefaultCascade) or
-	// "lbp" (FastCascade). Default DefaultCascade.
+	// Cascade is the detector: "blazeface" (DefaultDetector),
+	// "blazeface-back" (small faces), "haar" (DefaultCascade), "lbp"
+	// (FastCascade), or a cascade file path or a file name looked up in
+	// $AFFECT_CASCADE_DIR and CascadeDirs. Default DefaultDetector.
 	Cascade string
 	// DetectWidth is the width, in pixels, to which a frame is shrunk before
 	// detection (boxes are mapped back to full resolution). Smaller is faster
@@ -60,6 +61,8 @@ type DetectorParams struct {
 	MinFaceFrac float64
 	// MaxFaces caps the faces returned (largest first). Default 4.
 	MaxFaces int
+	// MinScore is BlazeFace's score threshold (0: the model's own, 0.5).
+	MinScore float64
 	// KeyframeEvery is how often, in frames, a FaceTracker runs the full-frame
 	// detection; in between it looks for each known face near its last box,
 	// which is many times cheaper. 1 detects on every frame. Default 10.
@@ -68,7 +71,10 @@ type DetectorParams struct {
 
 func (p DetectorParams) withDefaults() DetectorParams {
 	if p.Cascade == "" {
-		p.Cascade = DefaultCascade
+		p.Cascade = DefaultDetector
+	}
+	if IsBlazeFace(p.Cascade) && p.MinFaceFrac == 0 {
+		p.MinFaceFrac = 0.01 // BlazeFace's own limit applies; no search cost to save
 	}
 	if p.DetectWidth == 0 {
 		p.DetectWidth = 320
@@ -105,6 +111,8 @@ func (p DetectorParams) Validate() error {
 		return fmt.Errorf("classify: MinFaceFrac %g must be in (0, 1)", p.MinFaceFrac)
 	case p.MaxFaces < 1:
 		return fmt.Errorf("classify: MaxFaces %d must be ≥ 1", p.MaxFaces)
+	case p.MinScore < 0 || p.MinScore >= 1:
+		return fmt.Errorf("classify: MinScore %g must be in [0, 1)", p.MinScore)
 	case p.KeyframeEvery < 1:
 		return fmt.Errorf("classify: KeyframeEvery %d must be ≥ 1", p.KeyframeEvery)
 	}
@@ -164,8 +172,31 @@ type Detector struct {
 	roi     gocv.Mat
 }
 
-// NewDetector loads the cascade named in p.
+// FaceDetector finds faces: a Haar or LBP cascade (Detector) or BlazeFace
+// (BlazeDetector). Not safe for concurrent use.
+type FaceDetector interface {
+	// Detect returns the faces in frame, largest first, at most MaxFaces.
+	Detect(frame gocv.Mat) []Detection
+	// DetectNear looks for one face close to box, its last known place.
+	DetectNear(frame gocv.Mat, box image.Rectangle) (Detection, bool)
+	// Params returns the parameters with defaults filled in.
+	Params() DetectorParams
+	Close() error
+}
+
+// NewFaceDetector returns the detector p.Cascade names: BlazeFace by default.
+func NewFaceDetector(p DetectorParams) (FaceDetector, error) {
+	if p.Cascade == "" || IsBlazeFace(p.Cascade) {
+		return NewBlazeDetector(p)
+	}
+	return NewDetector(p)
+}
+
+// NewDetector loads the cascade named in p (DefaultCascade when empty).
 func NewDetector(p DetectorParams) (*Detector, error) {
+	if p.Cascade == "" {
+		p.Cascade = DefaultCascade
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -211,9 +242,21 @@ type Detection struct {
 	// to a common size (see Detector.Neighbors) so that small and large
 	// faces compare. Clear frontal faces in the CREMA-D clips have 45-95; a
 	// false detection or a face the cascade barely sees has a handful.
-	// -1 means the box did not come from the cascade (a crop, or the whole
-	// image).
+	// -1 means the box did not come from the cascade (BlazeFace, a crop,
+	// or the whole image).
 	Neighbors int
+	// ID is the face's track ID given by a FaceTracker (0: not tracked).
+	ID int
+	// Score is BlazeFace's confidence (0..1); 0 for a cascade.
+	Score float64
+	// Keypoints are BlazeFace's six keypoints in frame pixels (KeyRightEye,
+	// KeyLeftEye, KeyNose, KeyMouth, KeyRightEar, KeyLeftEar); nil for a
+	// cascade.
+	Keypoints []Keypoint
+	// Raw is the box as BlazeFace gave it; Box is placed in the cascade's
+	// geometry, on which the expression models' crops were tuned. Empty for
+	// a cascade (its Box is its own).
+	Raw image.Rectangle
 }
 
 // Boxes returns the boxes of ds.

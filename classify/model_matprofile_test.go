@@ -98,3 +98,45 @@ func TestQualityNoMatLeak(t *testing.T) {
 		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
 	}
 }
+
+// TestBlazeFaceNoMatLeak runs both BlazeFace models and a tracker on BGR,
+// gray and BGRA images and regions, and requires that no Mat is left open.
+func TestBlazeFaceNoMatLeak(t *testing.T) {
+	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
+	if img.Empty() {
+		t.Fatalf("cannot read %s", fixtureFace)
+	}
+	defer img.Close()
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	bgra := gocv.NewMat()
+	defer bgra.Close()
+	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
+	before := gocv.MatProfile.Count()
+	for _, name := range []string{classify.DetectorBlazeFace, classify.DetectorBlazeFaceBack} {
+		d, err := classify.NewBlazeDetector(classify.DetectorParams{Cascade: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := classify.NewFaceTracker(classify.DetectorParams{Cascade: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		box := image.Rect(10, 10, img.Cols()-10, img.Rows()-10)
+		for _, f := range []gocv.Mat{img, gray, bgra} {
+			roi := f.Region(image.Rect(5, 10, 90, 100))
+			for _, m := range []gocv.Mat{f, roi} {
+				d.Detect(m)
+				d.DetectNear(m, box)
+				tr.Next(m)
+			}
+			roi.Close()
+		}
+		d.Close()
+		tr.Close()
+	}
+	if after := gocv.MatProfile.Count(); after != before {
+		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
+	}
+}

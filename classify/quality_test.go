@@ -145,7 +145,7 @@ func TestDetectionScore(t *testing.T) {
 // The Scorer reports every measure for a detected face, and none of the
 // detector's for a crop.
 func TestScorerQuality(t *testing.T) {
-	s, err := classify.NewScorer(classify.ScorerParams{Model: "human"})
+	s, err := classify.NewScorer(classify.ScorerParams{Model: "human", Detector: classify.DetectorParams{Cascade: "haar"}})
 	if err != nil {
 		t.Skipf("scorer: %v", err)
 	}

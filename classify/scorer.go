@@ -20,7 +20,9 @@ const ModelEnsemble = "ensemble"
 const DefaultModel = ModelCombined
 
 // ScorerNames lists the values ScorerParams.Model accepts.
-func ScorerNames() []string { return append(ModelNames(), ModelEnsemble, ModelCombined) }
+func ScorerNames() []string {
+	return append(ModelNames(), ModelEnsemble, ModelCombined, ModelCombinedFast)
+}
 
 // Quality rule (see QualityLow): a face is low quality when
 //   - it is smaller than MinFaceFrac of the frame height (too few pixels);
@@ -103,7 +105,7 @@ type Timing struct {
 // A Scorer is not safe for concurrent use: make one per goroutine.
 type Scorer struct {
 	p      ScorerParams
-	det    *Detector
+	det    FaceDetector
 	lm     *Landmarker
 	models []*Model
 	names  []string
@@ -127,17 +129,21 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	if p.Backend == "" {
 		p.Backend = BackendOpenCV
 	}
-	comb, err := models.LoadCombination()
+	load, calModel := models.LoadCombination, p.Model
+	if p.Model == ModelCombinedFast {
+		load, calModel = models.LoadFastCombination, ModelCombined
+	}
+	comb, err := load()
 	if err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
 	names := []string{p.Model}
-	if p.Model == ModelEnsemble || p.Model == ModelCombined {
+	if p.Model == ModelEnsemble || p.Model == ModelCombined || p.Model == ModelCombinedFast {
 		names = ModelNames()
 	}
-	s := &Scorer{p: p, names: names, cal: calibrator{c: comb, model: p.Model, raw: p.Uncalibrated}, flip: comb.Flip && !p.NoFlip}
+	s := &Scorer{p: p, names: names, cal: calibrator{c: comb, model: calModel, raw: p.Uncalibrated}, flip: comb.Flip && !p.NoFlip}
 	if !p.Crops {
-		d, err := NewDetector(p.Detector)
+		d, err := NewFaceDetector(p.Detector)
 		if err != nil {
 			return nil, err
 		}
@@ -257,6 +263,7 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]recor
 		f.Landmarks = &l
 		q.Low = low || QualityLow(q)
 		f.Quality = &q
+		f.ID = d.ID
 		faces = append(faces, f)
 		s.timing.Faces++
 	}

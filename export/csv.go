@@ -38,7 +38,9 @@ const (
 	ColYaw   = ColFaceFrac + 8
 	ColPitch = ColFaceFrac + 9
 	ColRoll  = ColFaceFrac + 10
-	numCols  = ColRoll + 1
+	// ColFaceID is the participant's face track ID (empty when not tracked).
+	ColFaceID = ColFaceFrac + 11
+	numCols   = ColFaceID + 1
 )
 
 // FramesHeader are the per-frame CSV columns. A frame with no face has
@@ -47,7 +49,7 @@ var FramesHeader = func() []string {
 	h := make([]string, numCols)
 	copy(h, []string{"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness"})
 	copy(h[ColProbs:], record.Labels[:])
-	copy(h[ColFaceFrac:], []string{"face_frac", "low_quality", "error", "happiness_smoothed", "sharpness", "detect_neighbors", "symmetry", "file", "yaw", "pitch", "roll"})
+	copy(h[ColFaceFrac:], []string{"face_frac", "low_quality", "error", "happiness_smoothed", "sharpness", "detect_neighbors", "symmetry", "file", "yaw", "pitch", "roll", "face_id"})
 	return h
 }()
 
@@ -189,6 +191,9 @@ func FrameRecord(f *record.FrameScore, rec []string) {
 		rec[ColSmoothed] = FormatSmoothed(*p.Smoothed)
 	}
 	rec[ColFile] = f.File
+	if p := f.Primary; f.FaceFound && p != nil && p.ID > 0 {
+		rec[ColFaceID] = strconv.Itoa(p.ID)
+	}
 }
 
 // FormatSmoothed is the happiness_smoothed cell of a value.

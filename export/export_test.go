@@ -26,12 +26,12 @@ func frames() []record.FrameScore {
 	for i := range lm {
 		lm[i] = record.Point{X: float64(i) + 0.125, Y: 100 - float64(i)}
 	}
-	tracked := &record.Face{Box: record.Box{X: 1, Y: 2, W: 3, H: 4}, Happiness: 0.5, Landmarks: &lm,
+	tracked := &record.Face{ID: 7, Box: record.Box{X: 1, Y: 2, W: 3, H: 4}, Happiness: 0.5, Landmarks: &lm,
 		Quality: &record.Quality{FaceFrac: 0.2, Sharpness: 80, Symmetry: 0.71234, DetectNeighbors: &nb, Yaw: &yaw, Pitch: &pitch, Roll: &roll}}
 	return []record.FrameScore{
 		{Frame: 0, MediaMS: 0, FaceFound: true, NFaces: 1, Primary: face},
 		{Frame: 3, MediaMS: 100, FaceFound: true, NFaces: 1, Primary: crop},
-		{Frame: 4, MediaMS: 133.333, FaceFound: true, NFaces: 2, Primary: tracked},
+		{Frame: 4, MediaMS: 133.333, FaceFound: true, NFaces: 2, Primary: tracked, FaceID: 7},
 		{Frame: 1, MediaMS: 33.333, FaceFound: false},
 		{Frame: 2, MediaMS: 66.667, Error: "cannot read image x.png", File: "x.png"},
 	}
@@ -53,13 +53,14 @@ func TestFramesCSV(t *testing.T) {
 		want string
 	}{
 		{0, strings.Join(export.FramesHeader, ",")},
-		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,,,0.0,,0.0000,,,,"},
+		{1, "0,0.000,,1,1,10,20,30,40,0.750000,0.050000,0.000000,0.050000,0.750000,0.050000,0.050000,0.050000,0.4000,0,,,0.0,,0.0000,,,,,"},
 		// A crop: no detection score (empty, not 0); a negative symmetry.
-		{2, "3,100.000,,1,1,0,0,48,48,0.250000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,1.0000,1,,0.600000,512.2,,-0.1250,,,,"},
-		{3, "4,133.333,,1,2,1,2,3,4,0.500000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.2000,0,,,80.0,31,0.7123,,-12.35,3.00,0.00"},
+		{2, "3,100.000,,1,1,0,0,48,48,0.250000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,1.0000,1,,0.600000,512.2,,-0.1250,,,,,"},
+		{3, "4,133.333,,1,2,1,2,3,4,0.500000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.000000,0.2000,0,,,80.0,31,0.7123,,-12.35,3.00,0.00,7"},
+		// (a tracked face: its track ID in face_id)
 		// No face: face_found=0 and every score cell empty, never 0.
-		{4, "1,33.333,,0,0,,,,,,,,,,,,,,,,,,,,,,,"},
-		{5, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png,,,,,x.png,,,"},
+		{4, "1,33.333,,0,0,,,,,,,,,,,,,,,,,,,,,,,,"},
+		{5, "2,66.667,,0,0,,,,,,,,,,,,,,,cannot read image x.png,,,,,x.png,,,,"},
 	}
 	for _, tc := range tests {
 		if got := strings.Join(rows[tc.row], ","); got != tc.want {

@@ -148,6 +148,12 @@ func (fr *FramesReader) Next() (record.FrameScore, error) {
 			}
 			p.Quality = q
 		}
+		if v := get(ColFaceID); v != "" {
+			if p.ID, err = strconv.Atoi(v); err != nil {
+				return f, bad(ColFaceID, err)
+			}
+			f.FaceID = p.ID
+		}
 		f.FaceFound, f.Primary = true, p
 	default:
 		return f, bad(ColFaceFound, fmt.Errorf("%q is neither 0 nor 1", ff))

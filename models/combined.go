@@ -108,6 +108,23 @@ func ParseCombination(b []byte) (Combination, error) {
 	return c, c.Validate()
 }
 
+// FastCombinationFile is the embedded combination fitted without mirror
+// averaging (`affect fit-combination --flip off --out
+// models/combined_fast_v1.json`): two forward passes per face instead of four.
+const FastCombinationFile = "combined_fast_v1.json"
+
+//go:embed combined_fast_v1.json
+var fastCombinationJSON []byte
+
+// LoadFastCombination returns the embedded FastCombinationFile.
+func LoadFastCombination() (Combination, error) {
+	c, err := ParseCombination(fastCombinationJSON)
+	if err != nil {
+		return c, fmt.Errorf("embedded %s: %w", FastCombinationFile, err)
+	}
+	return c, nil
+}
+
 // LoadCombination returns the embedded combination (CombinationFile).
 func LoadCombination() (Combination, error) {
 	c, err := ParseCombination(combinationJSON)

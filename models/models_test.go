@@ -58,6 +58,10 @@ func TestOnlyModelFiles(t *testing.T) {
 	}
 	lm := models.Landmarks()
 	want = append(want, lm.File, lm.FastFile)
+	for _, n := range models.DetectorNames() {
+		s, _ := models.GetDetector(n)
+		want = append(want, s.File)
+	}
 	got, err := filepath.Glob("*.onnx")
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,10 @@ type Box struct {
 
 // Face is one scored face in a frame.
 type Face struct {
+	// ID is the face's track ID: the same face keeps it across frames and
+	// short losses (see classify.FaceTracker); 0 when faces are not tracked
+	// (images scored one by one).
+	ID  int `json:"id,omitempty"`
 	Box Box `json:"box"`
 	// Happiness is the model's happiness score in [0,1]: a calibrated
 	// probability that the face is happy (for "combined", the learned
@@ -140,6 +144,9 @@ type FrameScore struct {
 	NFaces    int  `json:"n_faces"`
 	// Primary is the participant's face (tracked across frames), nil when FaceFound is false.
 	Primary *Face `json:"primary,omitempty"`
+	// FaceID is the participant's track ID (Primary.ID), 0 when FaceFound
+	// is false or faces are not tracked.
+	FaceID int `json:"face_id,omitempty"`
 	// Faces are all faces found, largest first.
 	Faces []Face `json:"faces,omitempty"`
 	// Error, when set, says why this frame could not be scored; the frame still counts.

@@ -107,16 +107,17 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 	var stats Stats
 	var srcErr error
 
-	// Reader: decoding and face finding run in order on one goroutine, so
-	// that face tracking is deterministic; classification runs in parallel.
+	// Reader and detector: decoding runs on one goroutine and face finding
+	// and tracking, in frame order, on another (so that the two overlap and
+	// tracking stays deterministic); classification runs in parallel.
+	decoded := make(chan job, workers*2)
 	go func() {
-		defer close(jobs)
+		defer close(decoded)
 		var seq int64
 		for {
 			t0 := time.Now()
 			f, err := src.Next(ctx)
-			t1 := time.Now()
-			stats.Decode += t1.Sub(t0)
+			stats.Decode += time.Since(t0)
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
 					srcErr = err
@@ -124,16 +125,30 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 				return
 			}
 			stats.Captured++
-			j := job{seq: seq, frame: f, det: classify.Detections{Primary: -1}}
-			if f.Err == nil && !f.Image.Empty() {
-				j.det = tracker.Next(f.Image)
+			select {
+			case decoded <- job{seq: seq, frame: f, det: classify.Detections{Primary: -1}}:
+				seq++
+			case <-ctx.Done():
+				f.Close()
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(jobs)
+		for j := range decoded {
+			if j.frame.Err == nil && !j.frame.Image.Empty() {
+				t1 := time.Now()
+				j.det = tracker.Next(j.frame.Image)
 				stats.Timing.Detect += time.Since(t1)
 			}
 			select {
 			case jobs <- j:
-				seq++
 			case <-ctx.Done():
-				f.Close()
+				j.frame.Close()
+				for j := range decoded { // let the reader finish
+					j.frame.Close()
+				}
 				return
 			}
 		}
@@ -175,6 +190,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 				p := fs.Faces[r.primary]
 				fs.Primary = &p
 				fs.FaceFound = true
+				fs.FaceID = p.ID
 			}
 			stats.Frames++
 			if fs.FaceFound {

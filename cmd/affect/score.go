@@ -56,7 +56,7 @@ func (sf *scoringFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&sf.workers, "workers", 0, "parallel scorers (0: one per CPU)")
 	fs.IntVar(&sf.detectWidth, "detect-width", 0, "shrink frames to this width for face detection (0: 320)")
 	fs.DurationVar(&sf.smooth, "smooth", smooth.DefaultWindowMS*time.Millisecond, "centred window of the happiness_smoothed column of the result files (0: none)")
-	fs.StringVar(&sf.detector, "detector", "haar", "face detector: haar (default, more accurate), lbp (3-4x faster) or a cascade XML file")
+	fs.StringVar(&sf.detector, "detector", classify.DefaultDetector, "face detector: blazeface (default), blazeface-back (small, far faces), haar, lbp or a cascade XML file")
 	fs.Float64Var(&sf.minFace, "min-face", 0, "smallest face height as a fraction of the frame height (0: 1/8); larger is faster")
 	fs.DurationVar(&sf.reconnect, "reconnect", capture.DefaultReconnect, "how long a camera or stream that stops delivering frames is reopened before the input counts as lost (0: not at all)")
 	fs.DurationVar(&sf.readTimeout, "read-timeout", capture.DefaultReadTimeout, "a camera or stream that delivers no frame for this long counts as stalled and is reopened")
@@ -95,8 +95,10 @@ func (sf *scoringFlags) validate() error {
 	if sf.smooth < 0 {
 		return usageError("--smooth %v must be ≥ 0", sf.smooth)
 	}
-	if _, err := classify.FindCascade(sf.detector); err != nil {
-		return usageError("--detector: %v", err)
+	if !classify.IsBlazeFace(sf.detector) {
+		if _, err := classify.FindCascade(sf.detector); err != nil {
+			return usageError("--detector: %v", err)
+		}
 	}
 	if sf.reconnect < 0 {
 		return usageError("--reconnect %v must be ≥ 0", sf.reconnect)

