@@ -14,7 +14,6 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/export"
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/smooth"
@@ -106,18 +105,8 @@ func (sf *scoringFlags) scorerParams() classify.ScorerParams {
 		Cascade: sf.detector, DetectWidth: sf.detectWidth, MinFaceFrac: sf.minFace, KeyframeEvery: sf.keyframeEvery}}
 }
 
-// ScoreSummary is the summary JSON of `affect score`: the aggregate summary
-// plus what was scored and how.
-type ScoreSummary struct {
-	Input   string `json:"input"`
-	Model   string `json:"model"`
-	Backend string `json:"backend"`
-	// Status is "complete" (every frame of the input was scored).
-	Status    string  `json:"status"`
-	ElapsedS  float64 `json:"elapsed_s"`
-	ScoredFPS float64 `json:"scored_fps"`
-	aggregate.Summary
-}
+// ScoreSummary is the summary JSON of `affect score` (score.FileSummary).
+type ScoreSummary = score.FileSummary
 
 func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("score", stderr, "INPUT... --out DIR [flags]\n\nINPUT is a video file, an image, a directory of images, a stream URL or a camera index.")
@@ -187,71 +176,33 @@ func fmtPtr(p *float64) string {
 	return fmt.Sprintf("%.3f", *p)
 }
 
-// scoreOne scores one input and writes its three files, or none on error.
+// scoreOne scores one input and writes its three files, or none on error
+// (score.File: the one offline path, shared with `affect worker`).
 func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
-	src, err := capture.Open(in, sf.captureOptions()...)
-	if err != nil {
-		return export.Paths{}, ScoreSummary{}, err
-	}
-	defer src.Close()
 	base := export.BaseName(in)
-	paths := export.PathsFor(outDir, base)
-	info := src.Info()
-	total := info.FrameCount
-	if total > 0 && sf.every > 1 {
-		total = (total + int64(sf.every) - 1) / int64(sf.every)
-	}
-	if sf.fps > 0 {
-		total = 0
-	}
-	bar := newProgress(stderr, base, total, quiet)
-	var frames []pipeline.FrameScore
-	stats, err := score.Run(ctx, src, score.Config{
-		Session:  base,
-		Source:   in,
-		Scorer:   sf.scorerParams(),
-		Workers:  sf.workers,
-		Progress: bar.update,
-	}, func(f pipeline.FrameScore) error {
-		frames = append(frames, f)
-		return nil
-	})
-	bar.finish()
-	if err != nil {
-		return paths, ScoreSummary{}, fmt.Errorf("after %d frames: %w", stats.Frames, err)
-	}
-	if stats.Frames == 0 {
-		return paths, ScoreSummary{}, fmt.Errorf("%w: nothing to score in %s", capture.ErrEmpty, in)
-	}
-	sum, err := aggregate.Compute(cfg, frames, marks)
-	if err != nil {
-		return paths, ScoreSummary{}, err
-	}
-	sum.Session = base
-	ss := ScoreSummary{
-		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
-		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
-	}
-	if plot {
-		pm := make([]export.PlotMarker, len(marks))
-		for i, m := range marks {
-			pm[i] = export.PlotMarker{TimeMS: m.OnsetMS, Label: m.Label}
+	var bar *progress
+	opts := sf.fileOptions(cfg, marks, plot)
+	opts.Progress = func(done, total int64) {
+		if bar == nil {
+			bar = newProgress(stderr, base, total, quiet)
 		}
-		if err := export.WritePlot(paths.Plot, frames, export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}); err != nil {
-			return paths, ss, err
-		}
+		bar.update(done)
 	}
-	if err := smooth.Frames(frames, float64(sf.smooth)/float64(time.Millisecond)); err != nil {
+	paths, ss, err := score.File(ctx, in, outDir, opts)
+	if bar != nil {
+		bar.finish()
+	}
+	if err != nil {
 		return paths, ss, err
 	}
-	if err := export.WriteFramesCSV(paths.Frames, frames); err != nil {
-		return paths, ss, err
-	}
-	// The summary is written last: its presence means the input is complete.
-	if err := export.WriteJSON(paths.Summary, ss); err != nil {
-		return paths, ss, err
-	}
-	slog.Debug("scored", "input", in, "frames", stats.Frames, "elapsed", stats.Elapsed.Round(time.Millisecond),
-		"decode", stats.Decode, "detect", stats.Timing.Detect, "classify", stats.Timing.Classify)
+	slog.Debug("scored", "input", in, "frames", ss.Overall.Frames, "elapsed", ss.Elapsed().Round(time.Millisecond))
 	return paths, ss, nil
+}
+
+// fileOptions are the options of score.File for these flags.
+func (sf *scoringFlags) fileOptions(cfg aggregate.Config, marks []aggregate.Marker, plot bool) score.FileOptions {
+	return score.FileOptions{
+		Every: sf.every, FPS: sf.fps, Scorer: sf.scorerParams(), Workers: sf.workers,
+		Aggregate: cfg, Markers: marks, SmoothMS: float64(sf.smooth) / float64(time.Millisecond), Plot: plot,
+	}
 }
