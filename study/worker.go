@@ -311,6 +311,12 @@ func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total in
 	if err != nil {
 		return nil, err
 	}
+	return w.store(ctx, j, paths, sum)
+}
+
+// store puts a scored job's files into the results bucket under
+// <study>/<id>/, the summary last, and returns what the record names.
+func (w *Worker) store(ctx context.Context, j *Job, paths export.Paths, sum score.FileSummary) (*Result, error) {
 	version, err := ModelVersion(sum.Model, sum.Backend)
 	if err != nil {
 		return nil, err
