@@ -51,14 +51,23 @@ func SummaryStreamConfig() jetstream.StreamConfig {
 // EnsureStreams creates the AFFECT and AFFECT_SUMMARY streams or updates
 // them to the current configuration. It is idempotent.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, StreamConfig())
+	st, err := js.CreateOrUpdateStream(ctx, keepReplicas(ctx, js, StreamConfig()))
 	if err != nil {
 		return nil, fmt.Errorf("create JetStream stream %s: %w (does the server have JetStream enabled?)", StreamName, err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, SummaryStreamConfig()); err != nil {
+	if _, err := js.CreateOrUpdateStream(ctx, keepReplicas(ctx, js, SummaryStreamConfig())); err != nil {
 		return nil, fmt.Errorf("create JetStream stream %s: %w", SummaryStreamName, err)
 	}
 	return st, nil
+}
+
+// keepReplicas keeps the replicas of an existing stream (e.g. 3 on a
+// cluster), which an update with the default would scale down to 1.
+func keepReplicas(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) jetstream.StreamConfig {
+	if st, err := js.Stream(ctx, cfg.Name); err == nil {
+		cfg.Replicas = st.CachedInfo().Config.Replicas
+	}
+	return cfg
 }
 
 // FindSessionStart returns the session's first session_start event. The

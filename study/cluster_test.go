@@ -61,7 +61,12 @@ func TestClusterNodeLoss(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{JobsStream, "KV_" + StatusBucket, "OBJ_" + ResultsBucket, "OBJ_" + VideosBucket, pipeline.StreamName} {
+	// `affect session`, `mark` and `aggregate` ensure the streams on start:
+	// that must keep the cluster's replicas.
+	if _, err := pipeline.EnsureStreams(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{pipeline.SummaryStreamName, JobsStream, "KV_" + StatusBucket, "OBJ_" + ResultsBucket, "OBJ_" + VideosBucket, pipeline.StreamName} {
 		st, err := admin.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)
