@@ -128,6 +128,11 @@ func ReadManifest(r io.Reader, dir string) ([]Row, error) {
 	}
 	var rows []Row
 	seen := map[string]int{}
+	type groupAt struct {
+		group string
+		line  int
+	}
+	groups := map[string]groupAt{}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -183,6 +188,11 @@ func ReadManifest(r io.Reader, dir string) ([]Row, error) {
 				bad("calibration %q is not a duration like 20s", c)
 			}
 			row.Calibration = d
+		}
+		if g, ok := groups[row.Participant]; ok && g.group != row.Group {
+			bad("participant %s is in group %q here and in group %q on line %d (a participant has one group)", row.Participant, row.Group, g.group, g.line)
+		} else if !ok {
+			groups[row.Participant] = groupAt{row.Group, line}
 		}
 		key := row.Participant + "\x00" + row.Session + "\x00" + row.Condition
 		if prev, dup := seen[key]; dup {

@@ -32,7 +32,7 @@ func TestReadManifest(t *testing.T) {
 		want      []string // substrings of the error; none: valid
 		rows      int
 	}{
-		{"valid", "participant,session,condition,source,markers,group,calibration\nP1,v1,happy,v.mp4,m.csv,g1,20s\nP1,v2,happy,v.mp4,,,\n", nil, 2},
+		{"valid", "participant,session,condition,source,markers,group,calibration\nP1,v1,happy,v.mp4,m.csv,g1,20s\nP1,v2,happy,v.mp4,,g1,\n", nil, 2},
 		{"any column order", "source,condition,session,participant\nv.mp4,c,s,p\n", nil, 1},
 		{"empty", "", []string{"the manifest is empty"}, 0},
 		{"missing column", "participant,session,source\nP1,v1,v.mp4\n", []string{`missing column "condition"`}, 0},
@@ -48,6 +48,8 @@ func TestReadManifest(t *testing.T) {
 			[]string{"6 errors", `line 3: participant: "P 2" contains ' '`, "line 4: session: empty", "line 5: source: stat", "line 6: markers:",
 				`line 7: calibration "twenty"`, "line 8: participant P1, session v1, condition happy is already on line 2"}, 0},
 		{"no rows", "participant,session,condition,source\n", []string{"no rows"}, 0},
+		{"one group per participant", "participant,session,condition,source,group\nP1,v1,a,v.mp4,g1\nP1,v2,a,v.mp4,g2\n",
+			[]string{`line 3: participant P1 is in group "g2" here and in group "g1" on line 2`}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affectlab/affect/dashboard/browsertest"
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/testenv"
@@ -85,7 +86,7 @@ func TestStudyWorkersKilledMidJob(t *testing.T) {
 			cal = "500ms"
 			extra[i] = []string{"--calibration", "500ms"}
 		}
-		fmt.Fprintf(&man, "P%d,v%d,%s,%s,%s,g%d,%s\n", i%3+1, i/3+1, cond, c, m, i%2+1, cal)
+		fmt.Fprintf(&man, "P%d,v%d,%s,%s,%s,g%d,%s\n", i%3+1, i/3+1, cond, c, m, i%3%2+1, cal)
 	}
 	manifest := filepath.Join(dir, "study.csv")
 	os.WriteFile(manifest, []byte(man.String()), 0o644)
@@ -252,6 +253,9 @@ func TestStudyWorkersKilledMidJob(t *testing.T) {
 		t.Fatalf("report: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	page, _ := os.ReadFile(html)
+	browsertest.SaveArtifact(t, "study-report.html", page)
+	tab, _ := os.ReadFile(table)
+	browsertest.SaveArtifact(t, "study-table.csv", tab)
 	for _, want := range []string{"6 of 6 videos done", "P1", "P3", "Per condition", "hap", "None: every video"} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("report lacks %q", want)
