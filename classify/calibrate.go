@@ -4,7 +4,7 @@ import (
 	"math"
 
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // ModelCombined is the learned combination of both models: a logistic
@@ -33,7 +33,7 @@ const NumCombinationFeatures = 15
 
 // CombinationFeatures are the inputs of the learned combination: the
 // log-probabilities (floored at eps) of human's then faceapi's seven classes,
-// both in pipeline.Labels order, then the logit of the plain average of both
+// both in record.Labels order, then the logit of the plain average of both
 // models' happy probabilities (so the combination contains the ensemble).
 func CombinationFeatures(human, faceapi [7]float64, eps float64) [NumCombinationFeatures]float64 {
 	var x [NumCombinationFeatures]float64
@@ -41,7 +41,7 @@ func CombinationFeatures(human, faceapi [7]float64, eps float64) [NumCombination
 		x[i] = math.Log(max(human[i], eps))
 		x[7+i] = math.Log(max(faceapi[i], eps))
 	}
-	x[14] = Logit((human[pipeline.HappyIndex]+faceapi[pipeline.HappyIndex])/2, eps)
+	x[14] = Logit((human[record.HappyIndex]+faceapi[record.HappyIndex])/2, eps)
 	return x
 }
 
@@ -83,7 +83,7 @@ func (k calibrator) happiness(names []string, probs [][7]float64, mean [7]float6
 		x := CombinationFeatures(h, f, k.c.Eps)
 		return ApplyLogReg(k.c.Combined, x[:])
 	}
-	p := mean[pipeline.HappyIndex]
+	p := mean[record.HappyIndex]
 	if k.raw {
 		return p
 	}

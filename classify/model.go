@@ -75,7 +75,7 @@ func (m *Model) Spec() models.Spec { return m.spec }
 
 // Predict classifies one face: face is the BGR crop of the face including the
 // margin Spec().Margin (any size; gray and BGRA are accepted too). It returns
-// the seven class probabilities in the canonical order pipeline.Labels (angry,
+// the seven class probabilities in the canonical order record.Labels (angry,
 // disgust, fear, happy, sad, surprise, neutral).
 func (m *Model) Predict(face gocv.Mat) ([7]float64, error) {
 	if m.backend == nil {
@@ -88,7 +88,7 @@ func (m *Model) Predict(face gocv.Mat) ([7]float64, error) {
 }
 
 // PredictTensor classifies an already preprocessed input (see Preprocess)
-// and returns the probabilities in the canonical order pipeline.Labels.
+// and returns the probabilities in the canonical order record.Labels.
 func (m *Model) PredictTensor(x []float32) ([7]float64, error) {
 	var p [7]float64
 	if m.backend == nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/classify"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
 
@@ -80,7 +80,7 @@ func ExampleNewModel() {
 	defer m.Close()
 	face := gocv.IMRead("testdata/face_sample3.png", gocv.IMReadColor)
 	defer face.Close()
-	p, err := m.Predict(face) // probabilities in pipeline.Labels order
+	p, err := m.Predict(face) // probabilities in record.Labels order
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -91,7 +91,7 @@ func ExampleNewModel() {
 			best = i
 		}
 	}
-	fmt.Printf("%s, happiness %.2f\n", pipeline.Labels[best], p[pipeline.HappyIndex])
+	fmt.Printf("%s, happiness %.2f\n", record.Labels[best], p[record.HappyIndex])
 	// Output: happy, happiness 1.00
 }
 

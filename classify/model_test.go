@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/affectlab/affect/internal/testenv"
 	"image"
 	"math"
 	"os"
@@ -18,9 +17,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/affectlab/affect/internal/testenv"
+	"github.com/affectlab/affect/record"
+
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/pipeline"
 	"gocv.io/x/gocv"
 )
 
@@ -392,10 +393,10 @@ func TestSmilingFacesAreHappy(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if top := argmax(p); top != pipeline.HappyIndex {
-					t.Errorf("%s/%s/%s: top class %s (%.3f), want happy (%.3f)", name, backend, f.name, pipeline.Labels[top], p[top], p[pipeline.HappyIndex])
+				if top := argmax(p); top != record.HappyIndex {
+					t.Errorf("%s/%s/%s: top class %s (%.3f), want happy (%.3f)", name, backend, f.name, record.Labels[top], p[top], p[record.HappyIndex])
 				} else {
-					t.Logf("%s/%s/%s: happy %.4f", name, backend, f.name, p[pipeline.HappyIndex])
+					t.Logf("%s/%s/%s: happy %.4f", name, backend, f.name, p[record.HappyIndex])
 				}
 			}
 			img.Close()
@@ -408,7 +409,7 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// TestSpecLabels checks every Spec against pipeline.Labels: Canonical maps
+// TestSpecLabels checks every Spec against record.Labels: Canonical maps
 // each model label to the canonical one, HappyIndex points at happy.
 func TestSpecLabels(t *testing.T) {
 	synonyms := map[string]string{"fearful": "fear", "disgusted": "disgust", "surprised": "surprise"}
@@ -424,7 +425,7 @@ func TestSpecLabels(t *testing.T) {
 				canon = s
 			}
 			c := spec.Canonical[i]
-			if c < 0 || c >= len(pipeline.Labels) || pipeline.Labels[c] != canon {
+			if c < 0 || c >= len(record.Labels) || record.Labels[c] != canon {
 				t.Errorf("%s: label %d %q maps to canonical %d, want %q", name, i, l, c, canon)
 			}
 			seen[c] = true
@@ -432,7 +433,7 @@ func TestSpecLabels(t *testing.T) {
 		if len(seen) != 7 {
 			t.Errorf("%s: Canonical %v is not a permutation", name, spec.Canonical)
 		}
-		if spec.Labels[spec.HappyIndex] != "happy" || spec.Canonical[spec.HappyIndex] != pipeline.HappyIndex {
+		if spec.Labels[spec.HappyIndex] != "happy" || spec.Canonical[spec.HappyIndex] != record.HappyIndex {
 			t.Errorf("%s: HappyIndex %d does not point at happy", name, spec.HappyIndex)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/classify"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
 
@@ -20,22 +20,22 @@ const (
 
 func TestQualityLowRule(t *testing.T) {
 	n := func(v int) *int { return &v }
-	good := pipeline.Quality{FaceFrac: 0.3, Sharpness: 300, Symmetry: 0.6, DetectNeighbors: n(40)}
+	good := record.Quality{FaceFrac: 0.3, Sharpness: 300, Symmetry: 0.6, DetectNeighbors: n(40)}
 	for _, tc := range []struct {
 		name string
-		edit func(*pipeline.Quality)
+		edit func(*record.Quality)
 		low  bool
 	}{
-		{"good", func(*pipeline.Quality) {}, false},
-		{"crop without detection score", func(q *pipeline.Quality) { q.DetectNeighbors = nil }, false},
-		{"small face", func(q *pipeline.Quality) { q.FaceFrac = 0.09 }, true},
-		{"smallest allowed face", func(q *pipeline.Quality) { q.FaceFrac = classify.MinFaceFrac }, false},
-		{"blurred", func(q *pipeline.Quality) { q.Sharpness = 19.9 }, true},
-		{"weak detection", func(q *pipeline.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors - 1) }, true},
-		{"detection at the minimum", func(q *pipeline.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors) }, false},
-		{"not found again at the common scale", func(q *pipeline.Quality) { q.DetectNeighbors = n(0) }, true},
-		{"turned away", func(q *pipeline.Quality) { q.Symmetry = -0.2 }, true},
-		{"symmetry at the minimum", func(q *pipeline.Quality) { q.Symmetry = classify.MinSymmetry }, false},
+		{"good", func(*record.Quality) {}, false},
+		{"crop without detection score", func(q *record.Quality) { q.DetectNeighbors = nil }, false},
+		{"small face", func(q *record.Quality) { q.FaceFrac = 0.09 }, true},
+		{"smallest allowed face", func(q *record.Quality) { q.FaceFrac = classify.MinFaceFrac }, false},
+		{"blurred", func(q *record.Quality) { q.Sharpness = 19.9 }, true},
+		{"weak detection", func(q *record.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors - 1) }, true},
+		{"detection at the minimum", func(q *record.Quality) { q.DetectNeighbors = n(classify.MinDetectNeighbors) }, false},
+		{"not found again at the common scale", func(q *record.Quality) { q.DetectNeighbors = n(0) }, true},
+		{"turned away", func(q *record.Quality) { q.Symmetry = -0.2 }, true},
+		{"symmetry at the minimum", func(q *record.Quality) { q.Symmetry = classify.MinSymmetry }, false},
 	} {
 		q := good
 		tc.edit(&q)

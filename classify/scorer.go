@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
 
@@ -45,7 +45,7 @@ const (
 
 // QualityLow applies the documented quality rule to a face's measures.
 // Measures that were not taken (DetectNeighbors nil) do not count.
-func QualityLow(q pipeline.Quality) bool {
+func QualityLow(q record.Quality) bool {
 	return q.FaceFrac < MinFaceFrac || q.Sharpness < MinSharpness ||
 		(q.DetectNeighbors != nil && *q.DetectNeighbors < MinDetectNeighbors) ||
 		q.Symmetry < MinSymmetry
@@ -178,7 +178,7 @@ func (s *Scorer) Close() error {
 
 // Score finds the faces in frame (largest first) and scores each.
 // A frame with no face gives an empty slice and no error.
-func (s *Scorer) Score(frame gocv.Mat) ([]pipeline.Face, error) {
+func (s *Scorer) Score(frame gocv.Mat) ([]record.Face, error) {
 	if frame.Empty() {
 		return nil, errors.New("classify: empty frame")
 	}
@@ -201,25 +201,25 @@ func (s *Scorer) Score(frame gocv.Mat) ([]pipeline.Face, error) {
 }
 
 // ScoreFaces scores the faces found in frame by a FaceTracker, say.
-func (s *Scorer) ScoreFaces(frame gocv.Mat, faces []Detection) ([]pipeline.Face, error) {
+func (s *Scorer) ScoreFaces(frame gocv.Mat, faces []Detection) ([]record.Face, error) {
 	if frame.Empty() {
 		return nil, errors.New("classify: empty frame")
 	}
 	return s.scoreFaces(frame, faces, false)
 }
 
-func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]pipeline.Face, error) {
+func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]record.Face, error) {
 	t0 := time.Now()
 	defer func() { s.timing.Classify += time.Since(t0) }()
 	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
-	faces := make([]pipeline.Face, 0, len(dets))
+	faces := make([]record.Face, 0, len(dets))
 	for _, d := range dets {
 		b := d.Box
 		f, m, err := s.scoreBox(frame, b, bounds)
 		if err != nil {
 			return nil, err
 		}
-		q := pipeline.Quality{FaceFrac: float64(b.Dy()) / float64(bounds.Dy()), Sharpness: m.sharpness, Symmetry: m.symmetry}
+		q := record.Quality{FaceFrac: float64(b.Dy()) / float64(bounds.Dy()), Sharpness: m.sharpness, Symmetry: m.symmetry}
 		if d.Neighbors >= 0 {
 			n := d.Neighbors
 			q.DetectNeighbors = &n
@@ -235,7 +235,7 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]pipel
 // cropMeasures are the quality measures of a face crop.
 type cropMeasures struct{ sharpness, symmetry float64 }
 
-func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline.Face, cropMeasures, error) {
+func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.Face, cropMeasures, error) {
 	var sum [7]float64
 	var cm cropMeasures
 	measured := false
@@ -263,14 +263,14 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (pipeline
 		}
 		region.Close()
 		if err != nil {
-			return pipeline.Face{}, cropMeasures{}, fmt.Errorf("classify: model %s: %w", m.Name(), err)
+			return record.Face{}, cropMeasures{}, fmt.Errorf("classify: model %s: %w", m.Name(), err)
 		}
 		s.probs[k] = p
 		for i := range sum {
 			sum[i] += p[i]
 		}
 	}
-	f := pipeline.Face{Box: pipeline.Box{X: box.Min.X, Y: box.Min.Y, W: box.Dx(), H: box.Dy()}}
+	f := record.Face{Box: record.Box{X: box.Min.X, Y: box.Min.Y, W: box.Dx(), H: box.Dy()}}
 	for i := range sum {
 		f.Probs[i] = sum[i] / float64(len(s.models))
 	}

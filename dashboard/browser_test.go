@@ -10,6 +10,7 @@ import (
 
 	"github.com/affectlab/affect/dashboard/browsertest"
 	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // pageState is what the session page holds (window.affect and the DOM).
@@ -106,7 +107,7 @@ func TestBrowserHourSession(t *testing.T) {
 		if (i/chunk)%3 == 1 {
 			markers++
 			cond := []string{"funny", "neutral"}[markers%2]
-			publishEvent(t, js, pipeline.NewMarkerEvent(session, pipeline.Marker{OnsetMS: float64(i) * 1000 / 30, Label: "stim" + string(rune('0'+markers)), Condition: cond}))
+			publishEvent(t, js, pipeline.NewMarkerEvent(session, record.Marker{OnsetMS: float64(i) * 1000 / 30, Label: "stim" + string(rune('0'+markers)), Condition: cond}))
 		}
 		t0 := time.Now()
 		_, size := getSnapshot(t, base, session)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/affectlab/affect/dashboard"
 	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 func TestNewValidatesOptions(t *testing.T) {
@@ -186,7 +187,7 @@ func TestLiveSessionThroughNATS(t *testing.T) {
 	publishEvent(t, js, pipeline.NewStartEvent(session, pipeline.SessionStart{Participant: "P01", Source: "synthetic", FPS: 30, StartedUnixNano: time.Now().UnixNano()}))
 	frames := synthFrames(session, 0, 900) // 30 s
 	publish(t, nc, frames[:450])
-	publishEvent(t, js, pipeline.NewMarkerEvent(session, pipeline.Marker{OnsetMS: 5000, Label: "joke", Condition: "funny"}))
+	publishEvent(t, js, pipeline.NewMarkerEvent(session, record.Marker{OnsetMS: 5000, Label: "joke", Condition: "funny"}))
 	publish(t, nc, frames[450:])
 	publish(t, nc, frames[100:110]) // a retry of stored frames: the stream drops them
 	publishEvent(t, js, pipeline.NewEndEvent(session, pipeline.SessionEnd{Frames: 900, Published: 900, EndedUnixNano: time.Now().UnixNano(), Reason: "completed"}))
@@ -405,7 +406,7 @@ func TestWithoutJetStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ev, _ := json.Marshal(pipeline.NewMarkerEvent(session, pipeline.Marker{OnsetMS: 1000, Label: "m"}))
+	ev, _ := json.Marshal(pipeline.NewMarkerEvent(session, record.Marker{OnsetMS: 1000, Label: "m"}))
 	nc.Publish(pipeline.EventsSubject(session), ev)
 	nc.Flush()
 	var s snapshot

@@ -3,8 +3,6 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/affectlab/affect/internal/natstest"
-	"github.com/affectlab/affect/internal/promtest"
 	"io"
 	"log/slog"
 	"math"
@@ -12,6 +10,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/affectlab/affect/internal/natstest"
+	"github.com/affectlab/affect/internal/promtest"
+	"github.com/affectlab/affect/record"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,19 +102,19 @@ func runAggregator(t testing.TB, js jetstream.JetStream, session string, interva
 
 // synthFrames returns n frames at 30 frames/s: happiness follows a slow
 // sine; every 7th frame has no face.
-func synthFrames(session string, from, n int) []pipeline.FrameScore {
-	out := make([]pipeline.FrameScore, n)
+func synthFrames(session string, from, n int) []record.FrameScore {
+	out := make([]record.FrameScore, n)
 	for j := range out {
 		i := from + j
-		f := pipeline.FrameScore{
-			Schema: pipeline.SchemaVersion, Session: session, Participant: "P01", Source: "synthetic",
+		f := record.FrameScore{
+			Schema: record.SchemaVersion, Session: session, Participant: "P01", Source: "synthetic",
 			Frame: int64(i), MediaMS: float64(i) * 1000 / 30, CaptureUnixNano: time.Now().UnixNano(),
 		}
 		if i%7 != 3 {
 			h := 0.5 + 0.45*math.Sin(float64(i)/200)
 			f.FaceFound, f.NFaces = true, 1
-			f.Primary = &pipeline.Face{Box: pipeline.Box{X: 10, Y: 20, W: 100, H: 100}, Happiness: h}
-			f.Primary.Probs[pipeline.HappyIndex] = h
+			f.Primary = &record.Face{Box: record.Box{X: 10, Y: 20, W: 100, H: 100}, Happiness: h}
+			f.Primary.Probs[record.HappyIndex] = h
 			f.Primary.Probs[6] = 1 - h
 		}
 		out[j] = f
@@ -121,7 +123,7 @@ func synthFrames(session string, from, n int) []pipeline.FrameScore {
 }
 
 // publish publishes frames with the pipeline's publisher and waits for every acknowledgment.
-func publish(t testing.TB, nc *nats.Conn, frames []pipeline.FrameScore) {
+func publish(t testing.TB, nc *nats.Conn, frames []record.FrameScore) {
 	t.Helper()
 	pub, err := pipeline.NewPublisher(nc, pipeline.WithPublisherLogger(quiet), pipeline.WithBuffer(len(frames)+1))
 	if err != nil {
@@ -180,7 +182,7 @@ type snapshot struct {
 		First int64       `json:"first"`
 		B     [][]float64 `json:"b"`
 	} `json:"rc"`
-	Markers []pipeline.Marker  `json:"markers"`
+	Markers []record.Marker    `json:"markers"`
 	Summary *aggregate.Summary `json:"summary"`
 }
 

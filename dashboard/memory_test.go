@@ -9,6 +9,7 @@ import (
 
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 )
 
 func defaultOptions() *options {
@@ -19,7 +20,7 @@ func defaultOptions() *options {
 // a summary with those epochs.
 func feed(s *session, n int) {
 	now := time.Now()
-	f := pipeline.FrameScore{Schema: 1, Session: s.name, Source: "cam", Primary: &pipeline.Face{}}
+	f := record.FrameScore{Schema: 1, Session: s.name, Source: "cam", Primary: &record.Face{}}
 	var epochs []aggregate.Epoch
 	for i := range n {
 		f.Frame, f.MediaMS = int64(i), float64(i)*1000/30
@@ -27,7 +28,7 @@ func feed(s *session, n int) {
 		f.Primary.Happiness = 0.5 + 0.45*math.Sin(float64(i)/200)
 		s.addFrame(&f, true, now)
 		if i%18000 == 9000 {
-			m := pipeline.Marker{OnsetMS: f.MediaMS, Label: fmt.Sprintf("stim%d", i), Condition: "c"}
+			m := record.Marker{OnsetMS: f.MediaMS, Label: fmt.Sprintf("stim%d", i), Condition: "c"}
 			s.addEvent(&pipeline.Event{Type: pipeline.EventMarker, Marker: &m})
 			v := 0.5
 			epochs = append(epochs, aggregate.Epoch{Label: m.Label, Condition: m.Condition, OnsetMS: m.OnsetMS, BaselineMean: &v, ResponseMean: &v, Peak: &v})
@@ -74,7 +75,7 @@ func TestSessionMemoryIsBounded(t *testing.T) {
 // BenchmarkAddFrame: frames per second one session takes in (decode excluded).
 func BenchmarkAddFrame(b *testing.B) {
 	s := newSession("bench", defaultOptions())
-	f := pipeline.FrameScore{Schema: 1, Session: "bench", Source: "cam", FaceFound: true, Primary: &pipeline.Face{Happiness: 0.5}}
+	f := record.FrameScore{Schema: 1, Session: "bench", Source: "cam", FaceFound: true, Primary: &record.Face{Happiness: 0.5}}
 	now := time.Now()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -101,7 +102,7 @@ func BenchmarkFullUpdate(b *testing.B) {
 func BenchmarkDeltaUpdate(b *testing.B) {
 	s := newSession("bench", defaultOptions())
 	feed(s, 108000)
-	f := pipeline.FrameScore{Schema: 1, Session: "bench", Source: "cam", FaceFound: true, Primary: &pipeline.Face{Happiness: 0.5}}
+	f := record.FrameScore{Schema: 1, Session: "bench", Source: "cam", FaceFound: true, Primary: &record.Face{Happiness: 0.5}}
 	i := 108000
 	_, v, _ := s.update(0, time.Now())
 	var n int

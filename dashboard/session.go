@@ -9,6 +9,7 @@ import (
 
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 )
 
 // Session states shown on the pages.
@@ -68,8 +69,8 @@ type session struct {
 	last        *lastFrame
 	overview    *pyramid
 	recent      *recent
-	markers     []pipeline.Marker
-	markerSet   map[pipeline.Marker]bool
+	markers     []record.Marker
+	markerSet   map[record.Marker]bool
 	markersVer  uint64
 	markersLost int
 	summary     []byte // latest aggregate.Summary, JSON
@@ -91,7 +92,7 @@ func newSession(name string, o *options) *session {
 		changed:    make(chan struct{}),
 		overview:   newPyramid(o.baseBinMS, o.maxPoints),
 		recent:     newRecent(o.recentBinMS, int(math.Ceil(float64(o.recentWindow.Milliseconds())/o.recentBinMS))),
-		markerSet:  map[pipeline.Marker]bool{},
+		markerSet:  map[record.Marker]bool{},
 		seen:       map[string]*seenFrames{},
 		maxMarkers: o.maxMarkers,
 	}
@@ -106,7 +107,7 @@ func (s *session) bump() uint64 {
 }
 
 // addFrame adds a decoded frame and reports why it was skipped ("" if used).
-func (s *session) addFrame(f *pipeline.FrameScore, live bool, now time.Time) (skip string) {
+func (s *session) addFrame(f *record.FrameScore, live bool, now time.Time) (skip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if live {
@@ -335,7 +336,7 @@ func (s *session) update(since uint64, now time.Time) ([]byte, uint64, <-chan st
 		dst = append(dst, `,"markers":`...)
 		ms := s.markers
 		if ms == nil {
-			ms = []pipeline.Marker{}
+			ms = []record.Marker{}
 		}
 		b, _ := json.Marshal(ms)
 		dst = append(dst, b...)

@@ -14,11 +14,11 @@ import (
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
 
-// ModelProbs are both models' class probabilities (pipeline.Labels order) for
+// ModelProbs are both models' class probabilities (record.Labels order) for
 // one face crop and for its horizontal mirror image.
 type ModelProbs struct {
 	Human, HumanFlip, FaceAPI, FaceAPIFlip [7]float64
@@ -414,7 +414,7 @@ func FitCombination(probs []ModelProbs, y []bool, o FitOptions) (models.Combinat
 	}
 	c := models.Combination{Version: 1, Flip: flip, Eps: o.Eps, Combined: lr, Platt: map[string]models.Platt{}}
 	for _, m := range []string{"human", "faceapi"} {
-		for _, l := range pipeline.Labels {
+		for _, l := range record.Labels {
 			c.Inputs = append(c.Inputs, "log p("+m+"."+l+")")
 		}
 	}
@@ -426,11 +426,11 @@ func FitCombination(probs []ModelProbs, y []bool, o FitOptions) (models.Combinat
 			var p float64
 			switch name {
 			case "human":
-				p = h[pipeline.HappyIndex]
+				p = h[record.HappyIndex]
 			case "faceapi":
-				p = f[pipeline.HappyIndex]
+				p = f[record.HappyIndex]
 			default:
-				p = (h[pipeline.HappyIndex] + f[pipeline.HappyIndex]) / 2
+				p = (h[record.HappyIndex] + f[record.HappyIndex]) / 2
 			}
 			x[i] = []float64{classify.Logit(p, o.Eps)}
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/smooth"
 	"gocv.io/x/gocv"
 )
@@ -24,7 +24,7 @@ type Score struct {
 	Item
 	// Happiness is the largest face's score (or the whole image's, see NoFace).
 	Happiness float64
-	// Probs are the seven class probabilities (pipeline.Labels order).
+	// Probs are the seven class probabilities (record.Labels order).
 	Probs [7]float64
 	// NoFace is true when no face was found: an image is then scored whole;
 	// a video frame is not scored (Excluded).
@@ -218,7 +218,7 @@ func scoreOne(s *classify.Scorer, it Item) Score {
 	r.Happiness, r.Probs = f.Happiness, f.Probs
 	r.LowQuality = f.Quality != nil && f.Quality.Low
 	// The fallback to the whole image is the only "face" that is the whole frame.
-	r.NoFace = !s.Params().Crops && f.Box == (pipeline.Box{W: img.Cols(), H: img.Rows()})
+	r.NoFace = !s.Params().Crops && f.Box == (record.Box{W: img.Cols(), H: img.Rows()})
 	return r
 }
 
@@ -326,13 +326,13 @@ func SmoothVideos(scores []Score, windowMS float64) error {
 			j++
 		}
 		if scores[i].Frame >= 0 {
-			frames := make([]pipeline.FrameScore, j-i)
+			frames := make([]record.FrameScore, j-i)
 			for k := i; k < j; k++ {
 				sc := scores[k]
-				frames[k-i] = pipeline.FrameScore{Frame: sc.Frame, MediaMS: sc.TimeMS}
+				frames[k-i] = record.FrameScore{Frame: sc.Frame, MediaMS: sc.TimeMS}
 				if !sc.Excluded && sc.Err == nil {
 					frames[k-i].FaceFound = true
-					frames[k-i].Primary = &pipeline.Face{Happiness: sc.Happiness}
+					frames[k-i].Primary = &record.Face{Happiness: sc.Happiness}
 				}
 			}
 			if err := smooth.Frames(frames, windowMS); err != nil {

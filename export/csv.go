@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // FramesHeader are the per-frame CSV columns. A frame with no face has
 // face_found=0 and empty box, happiness and probability cells (never 0).
 var FramesHeader = append([]string{
 	"frame", "time_ms", "capture_unix_ms", "face_found", "n_faces", "x", "y", "w", "h", "happiness",
-}, append(pipeline.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
+}, append(record.Labels[:], "face_frac", "low_quality", "error", "happiness_smoothed",
 	"sharpness", "detect_neighbors", "symmetry")...)
 
 // FramesWriter streams per-frame rows into a CSV file that appears only on Commit.
@@ -44,7 +44,7 @@ func NewFramesWriter(path string) (*FramesWriter, error) {
 func (fw *FramesWriter) Rows() int { return fw.rows }
 
 // Write appends one frame's row.
-func (fw *FramesWriter) Write(f *pipeline.FrameScore) error {
+func (fw *FramesWriter) Write(f *record.FrameScore) error {
 	FrameRecord(f, fw.rec)
 	fw.rows++
 	return fw.w.Write(fw.rec)
@@ -68,7 +68,7 @@ func (fw *FramesWriter) Commit() error {
 func (fw *FramesWriter) Abort() { fw.a.Abort() }
 
 // FrameRecord fills rec (len(FramesHeader)) with f's cells.
-func FrameRecord(f *pipeline.FrameScore, rec []string) {
+func FrameRecord(f *record.FrameScore, rec []string) {
 	for i := range rec {
 		rec[i] = ""
 	}
@@ -111,7 +111,7 @@ func FrameRecord(f *pipeline.FrameScore, rec []string) {
 }
 
 // WriteFramesCSV writes frames to path atomically.
-func WriteFramesCSV(path string, frames []pipeline.FrameScore) error {
+func WriteFramesCSV(path string, frames []record.FrameScore) error {
 	fw, err := NewFramesWriter(path)
 	if err != nil {
 		return err

@@ -12,18 +12,18 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/export"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
-func frames() []pipeline.FrameScore {
-	face := &pipeline.Face{Box: pipeline.Box{X: 10, Y: 20, W: 30, H: 40}, Happiness: 0.75,
-		Probs: [7]float64{0.05, 0, 0.05, 0.75, 0.05, 0.05, 0.05}, Quality: &pipeline.Quality{FaceFrac: 0.4}}
+func frames() []record.FrameScore {
+	face := &record.Face{Box: record.Box{X: 10, Y: 20, W: 30, H: 40}, Happiness: 0.75,
+		Probs: [7]float64{0.05, 0, 0.05, 0.75, 0.05, 0.05, 0.05}, Quality: &record.Quality{FaceFrac: 0.4}}
 	nb, sm := 31, 0.6
-	crop := &pipeline.Face{Box: pipeline.Box{W: 48, H: 48}, Happiness: 0.25, Smoothed: &sm,
-		Quality: &pipeline.Quality{FaceFrac: 1, Sharpness: 512.25, Symmetry: -0.125, Low: true}}
-	tracked := &pipeline.Face{Box: pipeline.Box{X: 1, Y: 2, W: 3, H: 4}, Happiness: 0.5,
-		Quality: &pipeline.Quality{FaceFrac: 0.2, Sharpness: 80, Symmetry: 0.71234, DetectNeighbors: &nb}}
-	return []pipeline.FrameScore{
+	crop := &record.Face{Box: record.Box{W: 48, H: 48}, Happiness: 0.25, Smoothed: &sm,
+		Quality: &record.Quality{FaceFrac: 1, Sharpness: 512.25, Symmetry: -0.125, Low: true}}
+	tracked := &record.Face{Box: record.Box{X: 1, Y: 2, W: 3, H: 4}, Happiness: 0.5,
+		Quality: &record.Quality{FaceFrac: 0.2, Sharpness: 80, Symmetry: 0.71234, DetectNeighbors: &nb}}
+	return []record.FrameScore{
 		{Frame: 0, MediaMS: 0, FaceFound: true, NFaces: 1, Primary: face},
 		{Frame: 3, MediaMS: 100, FaceFound: true, NFaces: 1, Primary: crop},
 		{Frame: 4, MediaMS: 133.333, FaceFound: true, NFaces: 2, Primary: tracked},

@@ -3,9 +3,10 @@
 package export_test
 
 import (
-	"github.com/affectlab/affect/internal/testenv"
 	"io"
 	"testing"
+
+	"github.com/affectlab/affect/internal/testenv"
 
 	"github.com/affectlab/affect/export"
 )

@@ -7,7 +7,7 @@ import (
 	"io"
 	"math"
 
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"gocv.io/x/gocv"
 )
 
@@ -41,7 +41,7 @@ var (
 // PlotPNG draws happiness over time: the mean per pixel column as a line, its
 // min-max as a band, a grey strip under the axis where no face was found, the
 // threshold and the markers. It works for hours of frames (one pass, binned).
-func PlotPNG(w io.Writer, frames []pipeline.FrameScore, o PlotOptions) error {
+func PlotPNG(w io.Writer, frames []record.FrameScore, o PlotOptions) error {
 	if o.Width == 0 {
 		o.Width = 1200
 	}
@@ -167,7 +167,7 @@ func PlotPNG(w io.Writer, frames []pipeline.FrameScore, o PlotOptions) error {
 }
 
 // WritePlot writes the happiness plot to path atomically.
-func WritePlot(path string, frames []pipeline.FrameScore, o PlotOptions) error {
+func WritePlot(path string, frames []record.FrameScore, o PlotOptions) error {
 	return WriteFile(path, func(w io.Writer) error { return PlotPNG(w, frames, o) })
 }
 

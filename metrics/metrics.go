@@ -28,7 +28,7 @@
 //	affect_dashboard_sessions                      sessions held in the dashboard's memory
 //
 // Histograms (seconds, labelled by session), measured from the frame's
-// capture wall-clock time (pipeline.FrameScore.CaptureUnixNano):
+// capture wall-clock time (record.FrameScore.CaptureUnixNano):
 //
 //	affect_capture_to_publish_seconds    until the broker acknowledged the frame
 //	affect_capture_to_aggregate_seconds  until a live aggregator added it

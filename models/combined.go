@@ -57,7 +57,7 @@ type Combination struct {
 	// Eps is the floor applied to a probability before its logarithm.
 	Eps float64 `json:"eps"`
 	// Inputs name the features of Combined, in order: the log-probability of
-	// each class (pipeline.Labels order) of each model (human, then faceapi),
+	// each class (record.Labels order) of each model (human, then faceapi),
 	// then the logit of the mean of both models' happy probabilities.
 	Inputs []string `json:"inputs"`
 	// Combined maps the 15 inputs to a calibrated P(happy).

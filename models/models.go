@@ -49,7 +49,7 @@ type Spec struct {
 	Scale float64
 	// Labels are the classes in the model's own output order.
 	Labels [7]string
-	// Canonical[i] is the index in pipeline.Labels (angry, disgust, fear,
+	// Canonical[i] is the index in record.Labels (angry, disgust, fear,
 	// happy, sad, surprise, neutral) of model output i.
 	Canonical [7]int
 	// HappyIndex is the index of "happy" in Labels (model order).

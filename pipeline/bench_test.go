@@ -11,6 +11,7 @@ import (
 
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 )
 
 var benchSession atomic.Int64
@@ -33,7 +34,7 @@ func benchThroughBroker(b *testing.B, interval time.Duration) {
 	var mu sync.Mutex
 	lat := make([]float64, 0, b.N)
 	cons, err := pipeline.NewConsumer(cjs, session, agg, pipeline.WithConsumerLogger(quiet),
-		pipeline.WithOnFrame(func(f pipeline.FrameScore) {
+		pipeline.WithOnFrame(func(f record.FrameScore) {
 			d := time.Since(f.CaptureTime())
 			mu.Lock()
 			lat = append(lat, float64(d)/float64(time.Millisecond))

@@ -9,14 +9,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/affectlab/affect/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Sink receives what a Consumer reads. *aggregate.Aggregator is one.
 type Sink interface {
-	Add(FrameScore)
-	AddMarker(Marker)
+	Add(record.FrameScore)
+	AddMarker(record.Marker)
 }
 
 // ConsumerStats are a Consumer's counters. Messages are counted once per
@@ -70,7 +71,7 @@ func WithOnEvent(fn func(Event)) ConsumerOption {
 }
 
 // WithOnFrame calls fn for every valid frame after the Sink got it.
-func WithOnFrame(fn func(FrameScore)) ConsumerOption {
+func WithOnFrame(fn func(record.FrameScore)) ConsumerOption {
 	return func(c *Consumer) error { c.onFrame = fn; return nil }
 }
 
@@ -104,7 +105,7 @@ type Consumer struct {
 	wait      bool
 	stopAtEnd bool
 	onEvent   func(Event)
-	onFrame   func(FrameScore)
+	onFrame   func(record.FrameScore)
 	log       *slog.Logger
 
 	mu    sync.Mutex

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
+
+	"github.com/affectlab/affect/record"
 )
 
 // Subjects. Every message of a session travels on one of three subjects under
@@ -62,25 +63,6 @@ func ValidateSession(name string) error {
 	return nil
 }
 
-// Marker is a stimulus/event marker: at media time OnsetMS the stimulus
-// Label (of experimental Condition, optional) was shown.
-type Marker struct {
-	OnsetMS   float64 `json:"onset_ms"`
-	Label     string  `json:"label"`
-	Condition string  `json:"condition,omitempty"`
-}
-
-// Validate checks a marker.
-func (m Marker) Validate() error {
-	if math.IsNaN(m.OnsetMS) || math.IsInf(m.OnsetMS, 0) {
-		return fmt.Errorf("marker onset %v ms is not a finite number", m.OnsetMS)
-	}
-	if strings.TrimSpace(m.Label) == "" {
-		return errors.New("marker label is empty")
-	}
-	return nil
-}
-
 // Event types.
 const (
 	EventSessionStart = "session_start"
@@ -122,10 +104,10 @@ type Event struct {
 	Type    string `json:"type"`
 	Session string `json:"session"`
 	// TimeUnixNano is when the event was published.
-	TimeUnixNano int64         `json:"time_unix_ns"`
-	Start        *SessionStart `json:"start,omitempty"`
-	Marker       *Marker       `json:"marker,omitempty"`
-	End          *SessionEnd   `json:"end,omitempty"`
+	TimeUnixNano int64          `json:"time_unix_ns"`
+	Start        *SessionStart  `json:"start,omitempty"`
+	Marker       *record.Marker `json:"marker,omitempty"`
+	End          *SessionEnd    `json:"end,omitempty"`
 }
 
 // NewStartEvent returns a session_start event.
@@ -134,7 +116,7 @@ func NewStartEvent(session string, s SessionStart) Event {
 }
 
 // NewMarkerEvent returns a marker event.
-func NewMarkerEvent(session string, m Marker) Event {
+func NewMarkerEvent(session string, m record.Marker) Event {
 	return Event{Schema: SchemaVersion, Type: EventMarker, Session: session, TimeUnixNano: time.Now().UnixNano(), Marker: &m}
 }
 
@@ -181,22 +163,22 @@ var ErrMalformed = errors.New("malformed message")
 
 // DecodeFrame decodes a FrameScore message, checking its schema version and
 // its session. Errors wrap ErrMalformed or ErrUnknownSchema.
-func DecodeFrame(data []byte) (FrameScore, error) {
-	var f FrameScore
+func DecodeFrame(data []byte) (record.FrameScore, error) {
+	var f record.FrameScore
 	if err := json.Unmarshal(data, &f); err != nil {
-		return FrameScore{}, fmt.Errorf("%w: frame: %v", ErrMalformed, err)
+		return record.FrameScore{}, fmt.Errorf("%w: frame: %v", ErrMalformed, err)
 	}
 	if f.Schema != SchemaVersion {
-		return FrameScore{}, fmt.Errorf("%w: frame schema %d, this affect reads %d", ErrUnknownSchema, f.Schema, SchemaVersion)
+		return record.FrameScore{}, fmt.Errorf("%w: frame schema %d, this affect reads %d", ErrUnknownSchema, f.Schema, SchemaVersion)
 	}
 	if err := ValidateSession(f.Session); err != nil {
-		return FrameScore{}, fmt.Errorf("%w: frame: %v", ErrMalformed, err)
+		return record.FrameScore{}, fmt.Errorf("%w: frame: %v", ErrMalformed, err)
 	}
 	if f.FaceFound && f.Primary == nil {
-		return FrameScore{}, fmt.Errorf("%w: frame %d has face_found but no primary face", ErrMalformed, f.Frame)
+		return record.FrameScore{}, fmt.Errorf("%w: frame %d has face_found but no primary face", ErrMalformed, f.Frame)
 	}
 	if h, ok := f.Happiness(); ok && (math.IsNaN(h) || h < 0 || h > 1) {
-		return FrameScore{}, fmt.Errorf("%w: frame %d happiness %v is not in [0,1]", ErrMalformed, f.Frame, h)
+		return record.FrameScore{}, fmt.Errorf("%w: frame %d happiness %v is not in [0,1]", ErrMalformed, f.Frame, h)
 	}
 	return f, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/pipeline/broker"
+	"github.com/affectlab/affect/record"
 )
 
 // A session publishes frames and a marker through an embedded broker; a
@@ -41,13 +42,13 @@ func ExamplePublisher() {
 	}
 	pub, _ := pipeline.NewPublisher(nc, pipeline.WithPublisherLogger(quiet))
 	for i := range 20 {
-		f := pipeline.FrameScore{Session: session, Participant: "P01", Source: "camera 0", Frame: int64(i), MediaMS: float64(i) * 100}
+		f := record.FrameScore{Session: session, Participant: "P01", Source: "camera 0", Frame: int64(i), MediaMS: float64(i) * 100}
 		if i != 5 { // frame 5 has no face
 			h := 0.1
 			if i >= 12 {
 				h = 0.9 // smiling from 1.2 s on
 			}
-			f.FaceFound, f.NFaces, f.Primary = true, 1, &pipeline.Face{Happiness: h}
+			f.FaceFound, f.NFaces, f.Primary = true, 1, &record.Face{Happiness: h}
 		}
 		if err := pub.Process(ctx, f); err != nil {
 			log.Fatal(err)
@@ -57,7 +58,7 @@ func ExamplePublisher() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pipeline.PublishEvent(ctx, js, pipeline.NewMarkerEvent(session, pipeline.Marker{OnsetMS: 1000, Label: "joke", Condition: "funny"}))
+	pipeline.PublishEvent(ctx, js, pipeline.NewMarkerEvent(session, record.Marker{OnsetMS: 1000, Label: "joke", Condition: "funny"}))
 	pipeline.PublishEvent(ctx, js, pipeline.NewEndEvent(session, pipeline.SessionEnd{Frames: 20, Published: rep.Published}))
 
 	// The aggregating side.

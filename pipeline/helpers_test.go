@@ -2,11 +2,13 @@ package pipeline_test
 
 import (
 	"context"
-	"github.com/affectlab/affect/internal/natstest"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/affectlab/affect/internal/natstest"
+	"github.com/affectlab/affect/record"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,34 +38,34 @@ func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 
 // makeFrames returns n frames at 30 frames/s with a deterministic happiness
 // pattern; every 7th frame has no face.
-func makeFrames(session string, n int) []pipeline.FrameScore {
-	out := make([]pipeline.FrameScore, n)
+func makeFrames(session string, n int) []record.FrameScore {
+	out := make([]record.FrameScore, n)
 	for i := range out {
-		f := pipeline.FrameScore{
-			Schema: pipeline.SchemaVersion, Session: session, Participant: "P01", Source: "video.mp4",
+		f := record.FrameScore{
+			Schema: record.SchemaVersion, Session: session, Participant: "P01", Source: "video.mp4",
 			Frame: int64(i), MediaMS: float64(i) * 1000 / 30, CaptureUnixNano: time.Now().UnixNano(),
 		}
 		if i%7 != 3 {
 			h := float64((i*37)%100) / 100
 			f.FaceFound, f.NFaces = true, 1
-			f.Primary = &pipeline.Face{Box: pipeline.Box{X: 10, Y: 20, W: 100, H: 100}, Happiness: h}
-			f.Primary.Probs[pipeline.HappyIndex] = h
+			f.Primary = &record.Face{Box: record.Box{X: 10, Y: 20, W: 100, H: 100}, Happiness: h}
+			f.Primary.Probs[record.HappyIndex] = h
 			f.Primary.Probs[6] = 1 - h
-			f.Faces = []pipeline.Face{*f.Primary}
+			f.Faces = []record.Face{*f.Primary}
 		}
 		out[i] = f
 	}
 	return out
 }
 
-var testMarkers = []pipeline.Marker{
+var testMarkers = []record.Marker{
 	{OnsetMS: 1500, Label: "joke1", Condition: "funny"},
 	{OnsetMS: 4000, Label: "news1", Condition: "neutral"},
 	{OnsetMS: 7000, Label: "joke2", Condition: "funny"},
 }
 
 // publishFrames publishes frames and waits for all acknowledgments.
-func publishFrames(t testing.TB, nc *nats.Conn, frames []pipeline.FrameScore) {
+func publishFrames(t testing.TB, nc *nats.Conn, frames []record.FrameScore) {
 	t.Helper()
 	p, err := pipeline.NewPublisher(nc, pipeline.WithPublisherLogger(quiet))
 	if err != nil {
@@ -114,7 +116,7 @@ func consume(t testing.TB, js jetstream.JetStream, session, name string) (aggreg
 }
 
 // offline computes the summary the aggregator must reach.
-func offline(t testing.TB, frames []pipeline.FrameScore, markers []pipeline.Marker) aggregate.Summary {
+func offline(t testing.TB, frames []record.FrameScore, markers []record.Marker) aggregate.Summary {
 	t.Helper()
 	s, err := aggregate.Compute(aggregate.DefaultConfig(), frames, markers)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/pipeline/broker"
+	"github.com/affectlab/affect/record"
 )
 
 func mustJSON(v any) string {
@@ -394,10 +395,10 @@ func TestSessionErrors(t *testing.T) {
 		t.Error(err)
 	}
 	p, _ := pipeline.NewPublisher(nc)
-	if err := p.Process(ctx, pipeline.FrameScore{Session: "a.b"}); !errors.Is(err, pipeline.ErrBadSession) {
+	if err := p.Process(ctx, record.FrameScore{Session: "a.b"}); !errors.Is(err, pipeline.ErrBadSession) {
 		t.Errorf("Process with a bad session: %v", err)
 	}
-	if err := p.Process(ctx, pipeline.FrameScore{Schema: 9, Session: "ok"}); !errors.Is(err, pipeline.ErrUnknownSchema) {
+	if err := p.Process(ctx, record.FrameScore{Schema: 9, Session: "ok"}); !errors.Is(err, pipeline.ErrUnknownSchema) {
 		t.Errorf("Process with schema 9: %v", err)
 	}
 	p.Close(ctx)

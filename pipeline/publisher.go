@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/affectlab/affect/metrics"
+	"github.com/affectlab/affect/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -131,7 +132,7 @@ type pubItem struct {
 }
 
 // Publisher publishes FrameScores to JetStream asynchronously. Each frame is
-// published with Nats-Msg-Id = FrameScore.MsgID(), so a retry never stores it
+// published with Nats-Msg-Id = MsgID, so a retry never stores it
 // twice. Frames wait in a bounded in-memory buffer until the broker
 // acknowledges them; while the broker is unreachable they are retried, and
 // when the buffer is full new frames are refused and counted, never dropped
@@ -189,7 +190,7 @@ func NewPublisher(nc *nats.Conn, opts ...PublisherOption) (*Publisher, error) {
 // Close, and an error for a frame that is not valid (bad session name,
 // unknown schema). A frame with Schema 0 gets SchemaVersion. Process never
 // blocks on the network.
-func (p *Publisher) Process(ctx context.Context, f FrameScore) error {
+func (p *Publisher) Process(ctx context.Context, f record.FrameScore) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func (p *Publisher) Process(ctx context.Context, f FrameScore) error {
 		return fmt.Errorf("publish frame %d: %w", f.Frame, err)
 	}
 	msg := &nats.Msg{Subject: FramesSubject(f.Session), Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, f.MsgID())
+	msg.Header.Set(jetstream.MsgIDHeader, MsgID(&f))
 	msg.Header.Set(jetstream.ExpectedStreamHeader, StreamName)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -231,10 +232,10 @@ func (p *Publisher) Process(ctx context.Context, f FrameScore) error {
 		if p.stats.Dropped == 1 || p.stats.Dropped%100 == 0 {
 			p.log.Warn("publish buffer full: frames are being refused", "dropped", p.stats.Dropped, "buffer", p.bufMax)
 		}
-		return fmt.Errorf("frame %s: %w (%d frames waiting, %d refused so far)", f.MsgID(), ErrBufferFull, p.bufMax, p.stats.Dropped)
+		return fmt.Errorf("frame %s: %w (%d frames waiting, %d refused so far)", MsgID(&f), ErrBufferFull, p.bufMax, p.stats.Dropped)
 	}
 	p.stats.Accepted++
-	p.queue = append(p.queue, pubItem{msg: msg, id: f.MsgID(), session: f.Session, captured: f.CaptureUnixNano})
+	p.queue = append(p.queue, pubItem{msg: msg, id: MsgID(&f), session: f.Session, captured: f.CaptureUnixNano})
 	p.signal()
 	return nil
 }

@@ -6,23 +6,23 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/report"
 )
 
 // A report of a few frames: one self-contained HTML file.
 func ExampleWrite() {
-	var frames []pipeline.FrameScore
+	var frames []record.FrameScore
 	for i := range 90 {
-		f := pipeline.FrameScore{Schema: 1, Session: "demo", Source: "cam", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
+		f := record.FrameScore{Schema: 1, Session: "demo", Source: "cam", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
 		if i%10 != 0 { // every tenth frame has no face
 			f.FaceFound, f.NFaces = true, 1
-			f.Primary = &pipeline.Face{Happiness: float64(i) / 100}
+			f.Primary = &record.Face{Happiness: float64(i) / 100}
 		}
 		frames = append(frames, f)
 	}
-	markers := []pipeline.Marker{{OnsetMS: 1000, Label: "joke", Condition: "funny"}}
+	markers := []record.Marker{{OnsetMS: 1000, Label: "joke", Condition: "funny"}}
 	sum, _ := aggregate.Compute(aggregate.DefaultConfig(), frames, markers)
 	d := &report.Data{Title: "demo", Kind: report.KindResult, Summary: sum, Frames: frames, Markers: markers}
 

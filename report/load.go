@@ -19,6 +19,7 @@ import (
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 )
 
 // Errors of the loaders.
@@ -129,7 +130,7 @@ func LoadResult(dir, base string) (*Data, error) {
 		},
 	}
 	for _, e := range rs.Epochs {
-		d.Markers = append(d.Markers, pipeline.Marker{OnsetMS: e.OnsetMS, Label: e.Label, Condition: e.Condition})
+		d.Markers = append(d.Markers, record.Marker{OnsetMS: e.OnsetMS, Label: e.Label, Condition: e.Condition})
 	}
 	return d, nil
 }
@@ -138,7 +139,7 @@ func LoadResult(dir, base string) (*Data, error) {
 // export.FramesHeader, in any order; frame, time_ms and face_found are
 // required). A row with face_found=1 gets a primary face; its empty
 // happiness is an error. Errors name the line.
-func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
+func ReadFramesCSV(r io.Reader) ([]record.FrameScore, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -163,7 +164,7 @@ func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
 		}
 		return ""
 	}
-	var out []pipeline.FrameScore
+	var out []record.FrameScore
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -174,8 +175,8 @@ func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		bad := func(what string, err error) error { return fmt.Errorf("line %d: %s: %v", line, what, err) }
-		var f pipeline.FrameScore
-		f.Schema = pipeline.SchemaVersion
+		var f record.FrameScore
+		f.Schema = record.SchemaVersion
 		if f.Frame, err = strconv.ParseInt(get(rec, "frame"), 10, 64); err != nil {
 			return nil, bad("frame", err)
 		}
@@ -198,11 +199,11 @@ func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
 		switch ff := get(rec, "face_found"); ff {
 		case "0":
 		case "1":
-			p := &pipeline.Face{}
+			p := &record.Face{}
 			if p.Happiness, err = strconv.ParseFloat(get(rec, "happiness"), 64); err != nil || p.Happiness < 0 || p.Happiness > 1 {
 				return nil, bad("happiness of a frame with a face", fmt.Errorf("%q is not a number in [0,1]", get(rec, "happiness")))
 			}
-			for i, name := range pipeline.Labels {
+			for i, name := range record.Labels {
 				if v := get(rec, name); v != "" {
 					if p.Probs[i], err = strconv.ParseFloat(v, 64); err != nil {
 						return nil, bad(name, err)
@@ -220,7 +221,7 @@ func ReadFramesCSV(r io.Reader) ([]pipeline.FrameScore, error) {
 				}
 			}
 			if v := get(rec, "face_frac"); v != "" {
-				q := &pipeline.Quality{}
+				q := &record.Quality{}
 				if q.FaceFrac, err = strconv.ParseFloat(v, 64); err != nil {
 					return nil, bad("face_frac", err)
 				}

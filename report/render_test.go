@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/report"
 )
 
 // hourFrames returns n frames at 30 frames/s; every 7th has no face.
-func hourFrames(n int) []pipeline.FrameScore {
-	out := make([]pipeline.FrameScore, n)
+func hourFrames(n int) []record.FrameScore {
+	out := make([]record.FrameScore, n)
 	for i := range out {
-		f := pipeline.FrameScore{Schema: 1, Session: "long", Source: "cam", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
+		f := record.FrameScore{Schema: 1, Session: "long", Source: "cam", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
 		if i%7 != 3 {
 			f.FaceFound, f.NFaces = true, 1
-			f.Primary = &pipeline.Face{Happiness: 0.5 + 0.45*math.Sin(float64(i)/200)}
+			f.Primary = &record.Face{Happiness: 0.5 + 0.45*math.Sin(float64(i)/200)}
 		}
 		out[i] = f
 	}
@@ -31,7 +31,7 @@ func hourFrames(n int) []pipeline.FrameScore {
 // bin per pixel column, not one point per frame).
 func TestRenderEscapesAndStaysSmall(t *testing.T) {
 	frames := hourFrames(108000)
-	markers := []pipeline.Marker{{OnsetMS: 60000, Label: `<script>alert(1)</script>`, Condition: `"><img src=x>`}}
+	markers := []record.Marker{{OnsetMS: 60000, Label: `<script>alert(1)</script>`, Condition: `"><img src=x>`}}
 	sum, err := aggregate.Compute(aggregate.DefaultConfig(), frames, markers)
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/affectlab/affect/export"
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 )
 
 // Kinds of Data.
@@ -51,8 +51,8 @@ type Data struct {
 	Meta    Meta
 	Summary aggregate.Summary
 	// Frames in media-time order.
-	Frames  []pipeline.FrameScore
-	Markers []pipeline.Marker
+	Frames  []record.FrameScore
+	Markers []record.Marker
 }
 
 // Quality are the report's data-quality figures.
@@ -71,7 +71,7 @@ type Quality struct {
 }
 
 // QualityOf computes the quality figures of frames (in media-time order).
-func QualityOf(frames []pipeline.FrameScore, intervalMS float64) Quality {
+func QualityOf(frames []record.FrameScore, intervalMS float64) Quality {
 	q := Quality{Frames: len(frames)}
 	run := -1.0
 	for _, f := range frames {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/affectlab/affect/internal/natstest"
 	"image/png"
 	"io"
 	"log/slog"
@@ -17,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/affectlab/affect/internal/natstest"
+	"github.com/affectlab/affect/record"
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/export"
@@ -31,7 +33,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // sampleMarkers fall on the sample video: smiling faces (0–6 s), a wall
 // with no face (6–8 s), a group (8–12 s).
-var sampleMarkers = []pipeline.Marker{
+var sampleMarkers = []record.Marker{
 	{OnsetMS: 2000, Label: "pan", Condition: "faces"},
 	{OnsetMS: 5500, Label: "cut", Condition: "cut"},
 	{OnsetMS: 8500, Label: "group", Condition: "faces"},
@@ -39,14 +41,14 @@ var sampleMarkers = []pipeline.Marker{
 
 var (
 	scoreOnce   sync.Once
-	scored      []pipeline.FrameScore
+	scored      []record.FrameScore
 	scoredStats score.Stats
 	scoreErr    error
 )
 
 // sampleFrames scores the bundled sample video once (the real capture →
 // detect → classify loop) and returns its frames.
-func sampleFrames(t *testing.T) []pipeline.FrameScore {
+func sampleFrames(t *testing.T) []record.FrameScore {
 	t.Helper()
 	path := testenv.Sample(t)
 	scoreOnce.Do(func() {
@@ -57,7 +59,7 @@ func sampleFrames(t *testing.T) []pipeline.FrameScore {
 		}
 		defer src.Close()
 		scoredStats, scoreErr = score.Run(context.Background(), src, score.Config{Session: "sample", Participant: "P01", Source: "sample.mp4"},
-			func(f pipeline.FrameScore) error { scored = append(scored, f); return nil })
+			func(f record.FrameScore) error { scored = append(scored, f); return nil })
 	})
 	if scoreErr != nil {
 		t.Fatalf("scoring the sample: %v", scoreErr)
@@ -77,7 +79,7 @@ type scoreSummary struct {
 }
 
 // writeResult writes base's result files into dir as `affect score --out dir` does.
-func writeResult(t *testing.T, dir, base string, frames []pipeline.FrameScore, markers []pipeline.Marker) aggregate.Summary {
+func writeResult(t *testing.T, dir, base string, frames []record.FrameScore, markers []record.Marker) aggregate.Summary {
 	t.Helper()
 	sum, err := aggregate.Compute(aggregate.DefaultConfig(), frames, markers)
 	if err != nil {
@@ -118,7 +120,7 @@ func TestReadFramesCSVRoundTrip(t *testing.T) {
 		if w.Frame != g.Frame || math.Abs(w.MediaMS-g.MediaMS) > 1e-3 || wok != gok || math.Abs(wh-gh) > 1e-6 || w.NFaces != g.NFaces {
 			t.Fatalf("frame %d read back as %+v, want %+v", i, g, w)
 		}
-		if wok && (g.Primary.Box != w.Primary.Box || math.Abs(g.Primary.Probs[pipeline.HappyIndex]-w.Primary.Probs[pipeline.HappyIndex]) > 1e-6) {
+		if wok && (g.Primary.Box != w.Primary.Box || math.Abs(g.Primary.Probs[record.HappyIndex]-w.Primary.Probs[record.HappyIndex]) > 1e-6) {
 			t.Fatalf("frame %d face %+v, want %+v", i, g.Primary, w.Primary)
 		}
 	}
@@ -285,7 +287,7 @@ func TestSessionReportEqualsOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := make([]pipeline.FrameScore, len(frames))
+	live := make([]record.FrameScore, len(frames))
 	for i, f := range frames {
 		f.Session = session
 		live[i] = f

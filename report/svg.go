@@ -6,8 +6,8 @@ import (
 	"math"
 	"strings"
 
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 )
 
 // column accumulates the frames drawn in one pixel column.
@@ -41,7 +41,7 @@ func tickLabel(ms, step float64) string {
 // under the plot where frames had no face (darker: more of them), the
 // threshold, and each marker with its response window shaded. One pass over
 // the frames: hours of frames become at most one column per pixel.
-func plotSVG(frames []pipeline.FrameScore, markers []pipeline.Marker, s aggregate.Summary, w, h int) string {
+func plotSVG(frames []record.FrameScore, markers []record.Marker, s aggregate.Summary, w, h int) string {
 	const L, R, T, B, strip = 46.0, 12.0, 16.0, 40.0, 8.0
 	pw, ph := float64(w)-L-R, float64(h)-T-B-strip-3
 	var t0, t1 float64

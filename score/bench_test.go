@@ -8,7 +8,7 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/internal/testenv"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/score"
 )
 
@@ -37,7 +37,7 @@ func BenchmarkScoreVideo(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				_, err = score.Run(context.Background(), src, score.Config{Scorer: c.p}, func(f pipeline.FrameScore) error {
+				_, err = score.Run(context.Background(), src, score.Config{Scorer: c.p}, func(f record.FrameScore) error {
 					if f.Frame+1 >= c.frames {
 						return errStop
 					}

@@ -10,7 +10,7 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/internal/testenv"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/score"
 )
 
@@ -25,7 +25,7 @@ func TestLeakScoring(t *testing.T) {
 		}
 		stop := errors.New("stop")
 		_, err = score.Run(context.Background(), src, score.Config{Scorer: classify.ScorerParams{Model: "human"}},
-			func(f pipeline.FrameScore) error {
+			func(f record.FrameScore) error {
 				if f.Frame/3 == stopAt {
 					return stop
 				}

@@ -1,7 +1,7 @@
 // Package score runs the per-frame scoring loop that every affect job shares:
 // frames from a capture.Source are scored by classify.Scorers on parallel
 // workers, put back in frame order, the participant's face is tracked, and
-// each frame's pipeline.FrameScore goes to a sink.
+// each frame's record.FrameScore goes to a sink.
 package score
 
 import (
@@ -15,7 +15,7 @@ import (
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // Config configures Run.
@@ -31,7 +31,7 @@ type Config struct {
 }
 
 // Sink receives frames in order. An error stops the run.
-type Sink func(pipeline.FrameScore) error
+type Sink func(record.FrameScore) error
 
 // Stats describe a finished run.
 type Stats struct {
@@ -61,7 +61,7 @@ type job struct {
 
 type result struct {
 	seq     int64
-	fs      pipeline.FrameScore
+	fs      record.FrameScore
 	primary int
 }
 
@@ -208,8 +208,8 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 
 func scoreFrame(s *classify.Scorer, j job, cfg Config) result {
 	f := j.frame
-	fs := pipeline.FrameScore{
-		Schema:          pipeline.SchemaVersion,
+	fs := record.FrameScore{
+		Schema:          record.SchemaVersion,
 		Session:         cfg.Session,
 		Participant:     cfg.Participant,
 		Source:          cfg.Source,

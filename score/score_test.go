@@ -8,27 +8,27 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/internal/testenv"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/score"
 )
 
-func runFile(t *testing.T, path string, p classify.ScorerParams) ([]pipeline.FrameScore, score.Stats) {
+func runFile(t *testing.T, path string, p classify.ScorerParams) ([]record.FrameScore, score.Stats) {
 	t.Helper()
 	src, err := capture.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var frames []pipeline.FrameScore
+	var frames []record.FrameScore
 	st, err := score.Run(context.Background(), src, score.Config{Session: "t", Source: filepath.Base(path), Scorer: p},
-		func(f pipeline.FrameScore) error { frames = append(frames, f); return nil })
+		func(f record.FrameScore) error { frames = append(frames, f); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	return frames, st
 }
 
-func meanHappy(frames []pipeline.FrameScore) (mean, faceShare float64) {
+func meanHappy(frames []record.FrameScore) (mean, faceShare float64) {
 	var n int
 	for _, f := range frames {
 		if h, ok := f.Happiness(); ok {
@@ -45,7 +45,7 @@ func TestFramesInOrderWithTimestamps(t *testing.T) {
 		t.Fatalf("%d frames delivered, stats %d; want 180", len(frames), st.Frames)
 	}
 	for i, f := range frames {
-		if f.Frame != int64(i) || f.Schema != pipeline.SchemaVersion || f.Session != "t" {
+		if f.Frame != int64(i) || f.Schema != record.SchemaVersion || f.Session != "t" {
 			t.Fatalf("frame %d: %+v", i, f)
 		}
 		if f.FaceFound != (f.Primary != nil) || f.FaceFound != (f.NFaces > 0) {
@@ -67,7 +67,7 @@ func TestFramesInOrderWithTimestamps(t *testing.T) {
 // same person rather than jumping to whichever face is largest.
 func TestTrackingKeepsParticipant(t *testing.T) {
 	frames, _ := runFile(t, testenv.Sample(t), classify.ScorerParams{})
-	var prev *pipeline.Box
+	var prev *record.Box
 	jumps := 0
 	for _, f := range frames[125:] {
 		if f.Primary == nil {

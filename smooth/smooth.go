@@ -18,7 +18,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // DefaultWindowMS is the default width of the centred window of Frames:
@@ -31,7 +31,7 @@ const DefaultWindowMS = 300
 // in order; the window in frames comes from the median frame interval).
 // windowMS 0 leaves frames alone. Each Primary is replaced by a copy, so
 // faces shared with other holders are not changed.
-func Frames(frames []pipeline.FrameScore, windowMS float64) error {
+func Frames(frames []record.FrameScore, windowMS float64) error {
 	if windowMS < 0 || math.IsNaN(windowMS) {
 		return fmt.Errorf("%w: window %v ms must be ≥ 0", ErrBadParam, windowMS)
 	}

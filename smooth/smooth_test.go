@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // step is 0 before frame at and 1 from it on.
@@ -104,15 +104,15 @@ func ExampleEMA() {
 
 func TestFrames(t *testing.T) {
 	// 30 frames/s: a step from 0 to 1 at frame 10, no face at frame 5.
-	var frames []pipeline.FrameScore
+	var frames []record.FrameScore
 	for i := range 20 {
-		f := pipeline.FrameScore{Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
+		f := record.FrameScore{Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
 		if i != 5 {
 			h := 0.0
 			if i >= 10 {
 				h = 1
 			}
-			f.FaceFound, f.Primary = true, &pipeline.Face{Happiness: h}
+			f.FaceFound, f.Primary = true, &record.Face{Happiness: h}
 		}
 		frames = append(frames, f)
 	}

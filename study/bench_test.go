@@ -13,7 +13,7 @@ import (
 
 	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/testenv"
-	"github.com/affectlab/affect/score"
+	"github.com/affectlab/affect/offline"
 )
 
 // BenchmarkStudy scores the six CREMA-D clips as a study with 1 and 2
@@ -104,7 +104,7 @@ func BenchmarkQueueOverhead(b *testing.B) {
 	params := defaultParams()
 	dir := b.TempDir()
 	j0 := Job{Source: clip, Params: params}
-	paths, sum, err := score.File(ctx, clip, dir, params.FileOptions(&j0))
+	paths, sum, err := offline.File(ctx, clip, dir, params.FileOptions(&j0))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,10 +15,11 @@ import (
 
 	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/testenv"
+	"github.com/affectlab/affect/offline"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/pipeline/broker"
-	"github.com/affectlab/affect/score"
+	"github.com/affectlab/affect/record"
 )
 
 func clusterConn(t *testing.T, urls, name string) jetstream.JetStream {
@@ -133,7 +134,7 @@ func TestClusterNodeLoss(t *testing.T) {
 			// The undisturbed run: the same video scored locally.
 			dir := t.TempDir()
 			opts := params.FileOptions(&r.Job)
-			p, _, err := score.File(ctx, r.Job.Source, dir, opts)
+			p, _, err := offline.File(ctx, r.Job.Source, dir, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,17 +163,17 @@ func TestClusterNodeLoss(t *testing.T) {
 
 	t.Run("live session", func(t *testing.T) {
 		const session, n = "live1", 900
-		frames := make([]pipeline.FrameScore, n)
+		frames := make([]record.FrameScore, n)
 		for i := range frames {
-			f := pipeline.FrameScore{Session: session, Participant: "P1", Source: "camera 0", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
+			f := record.FrameScore{Session: session, Participant: "P1", Source: "camera 0", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
 			if i%17 != 0 {
 				h := 0.1 + 0.8*float64((i/45)%2) + 0.001*float64(i%7)
-				f.FaceFound, f.NFaces, f.Primary = true, 1, &pipeline.Face{Happiness: h}
+				f.FaceFound, f.NFaces, f.Primary = true, 1, &record.Face{Happiness: h}
 			}
 			frames[i] = f
 		}
-		marker := pipeline.Marker{OnsetMS: 12000, Label: "baby", Condition: "crying"}
-		want, err := aggregate.Compute(aggregate.DefaultConfig(), frames, []pipeline.Marker{marker})
+		marker := record.Marker{OnsetMS: 12000, Label: "baby", Condition: "crying"}
+		want, err := aggregate.Compute(aggregate.DefaultConfig(), frames, []record.Marker{marker})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/offline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/score"
 )
 
 // Schema is the version of the Job and Record JSON.
@@ -60,7 +60,7 @@ func (p Params) AggregateConfig(calMS float64) aggregate.Config {
 }
 
 // ParamsFrom returns Params for score.File options.
-func ParamsFrom(o score.FileOptions) Params {
+func ParamsFrom(o offline.FileOptions) Params {
 	c := o.Aggregate
 	return Params{
 		Model: o.Scorer.Model, Backend: o.Scorer.Backend, Detector: o.Scorer.Detector.Cascade,
@@ -74,8 +74,8 @@ func ParamsFrom(o score.FileOptions) Params {
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // FileOptions returns the score.File options of a job with these params.
-func (p Params) FileOptions(j *Job) score.FileOptions {
-	return score.FileOptions{
+func (p Params) FileOptions(j *Job) offline.FileOptions {
+	return offline.FileOptions{
 		Name: j.Source, Every: p.Every, FPS: p.FPS,
 		Scorer: classify.ScorerParams{Model: p.Model, Backend: p.Backend, Detector: classify.DetectorParams{
 			Cascade: p.Detector, DetectWidth: p.DetectWidth, MinFaceFrac: p.MinFace, KeyframeEvery: p.KeyframeEvery}},

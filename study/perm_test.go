@@ -26,6 +26,7 @@ import (
 	"github.com/affectlab/affect/internal/testenv"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/broker"
+	"github.com/affectlab/affect/record"
 )
 
 // writePEM writes a DER block as PEM.
@@ -200,7 +201,7 @@ func TestPermissionsFromDeployConfig(t *testing.T) {
 		t.Cleanup(cancel)
 		return c
 	}
-	err = pipeline.PublishEvent(short(), worker.js, pipeline.NewMarkerEvent("s08", pipeline.Marker{OnsetMS: 1, Label: "x"}))
+	err = pipeline.PublishEvent(short(), worker.js, pipeline.NewMarkerEvent("s08", record.Marker{OnsetMS: 1, Label: "x"}))
 	if err == nil || !strings.Contains(worker.violations(), `Permissions Violation for Publish to "affect.s08.events"`) {
 		t.Errorf("worker published a marker: %v\n%s", err, worker.violations())
 	}
@@ -255,7 +256,7 @@ func TestPermissionsFromDeployConfig(t *testing.T) {
 	}
 
 	// A marker station may mark s07.
-	if err := pipeline.PublishEvent(ctx, as("marker").js, pipeline.NewMarkerEvent("s07", pipeline.Marker{OnsetMS: 1, Label: "x"})); err != nil {
+	if err := pipeline.PublishEvent(ctx, as("marker").js, pipeline.NewMarkerEvent("s07", record.Marker{OnsetMS: 1, Label: "x"})); err != nil {
 		t.Errorf("marker station: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/affectlab/affect/score"
+	"github.com/affectlab/affect/offline"
 )
 
 // Status is the state of a study's jobs.
@@ -137,8 +137,8 @@ func (s *Status) Bar(width int) string {
 var ErrDigest = errors.New("stored result does not match its record")
 
 // LoadSummary reads and checks a done job's summary from the results bucket.
-func LoadSummary(ctx context.Context, res *Resources, r *Record) (score.FileSummary, error) {
-	var s score.FileSummary
+func LoadSummary(ctx context.Context, res *Resources, r *Record) (offline.FileSummary, error) {
+	var s offline.FileSummary
 	if r.State != StateDone || r.Result == nil {
 		return s, fmt.Errorf("job %s is %s, not done", r.Job.ID, r.State)
 	}

@@ -13,7 +13,7 @@
 //
 // Workers (any number, on any machines: Worker.Run) share the durable pull
 // consumer JobsConsumer. A worker pulls one job, marks it running (its ID,
-// progress and ETA in the record), scores it with score.File (exactly the
+// progress and ETA in the record), scores it with offline.File (exactly the
 // offline path of `affect score`), puts the per-frame CSV, the summary JSON
 // and the plot into the object store ResultsBucket under <study>/<id>/, and
 // only then marks the record done (a compare-and-set on the record's revision:

@@ -16,8 +16,8 @@ import (
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/testenv"
+	"github.com/affectlab/affect/offline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -118,7 +118,7 @@ func TestBootstrap(t *testing.T) {
 // defaultParams are the study settings of `affect score` with no flags.
 func defaultParams() Params {
 	cfg := aggregate.DefaultConfig()
-	return ParamsFrom(score.FileOptions{Scorer: classify.ScorerParams{Model: classify.DefaultModel, Backend: classify.BackendOpenCV,
+	return ParamsFrom(offline.FileOptions{Scorer: classify.ScorerParams{Model: classify.DefaultModel, Backend: classify.BackendOpenCV,
 		Detector: classify.DetectorParams{Cascade: "haar"}}, Aggregate: cfg, SmoothMS: smooth.DefaultWindowMS})
 }
 

@@ -7,7 +7,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/affectlab/affect/score"
+	"github.com/affectlab/affect/offline"
 )
 
 // TableHeader are the columns of the tidy study table: one row per job and
@@ -24,7 +24,7 @@ var TableHeader = []string{
 // Job is one done job with its summary, for tables and reports.
 type DoneJob struct {
 	Record  Record
-	Summary score.FileSummary
+	Summary offline.FileSummary
 }
 
 // LoadDone reads the summaries of the study's done jobs (checked against
@@ -108,7 +108,7 @@ func WriteTable(w io.Writer, done []DoneJob) (int, error) {
 type measure struct{ name, value string }
 
 // overallMeasures are the whole-video measures of a summary.
-func overallMeasures(s *score.FileSummary) []measure {
+func overallMeasures(s *offline.FileSummary) []measure {
 	o := s.Overall
 	lowShare := ""
 	if faces := o.FaceFrames; faces > 0 || s.LowQualityFrames > 0 {

@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/affectlab/affect/export"
-	"github.com/affectlab/affect/score"
+	"github.com/affectlab/affect/offline"
 )
 
 // Worker pulls jobs from the shared consumer and scores them, one at a time.
@@ -288,7 +288,7 @@ func (w *Worker) commit(ctx context.Context, j *Job, res *Result, log *slog.Logg
 	return false
 }
 
-// score runs the job with score.File into a temporary folder and stores its
+// score runs the job with offline.File into a temporary folder and stores its
 // files in the results bucket, the summary last.
 func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total int64)) (*Result, error) {
 	tmp, err := os.MkdirTemp(w.TempDir, "affect-job-")
@@ -307,7 +307,7 @@ func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total in
 	opts.Workers = w.Scorers
 	opts.Progress = progress
 	outDir := filepath.Join(tmp, "out")
-	paths, sum, err := score.File(ctx, in, outDir, opts)
+	paths, sum, err := offline.File(ctx, in, outDir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total in
 
 // store puts a scored job's files into the results bucket under
 // <study>/<id>/, the summary last, and returns what the record names.
-func (w *Worker) store(ctx context.Context, j *Job, paths export.Paths, sum score.FileSummary) (*Result, error) {
+func (w *Worker) store(ctx context.Context, j *Job, paths export.Paths, sum offline.FileSummary) (*Result, error) {
 	version, err := ModelVersion(sum.Model, sum.Backend)
 	if err != nil {
 		return nil, err

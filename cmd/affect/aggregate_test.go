@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/affectlab/affect/internal/natstest"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/affectlab/affect/internal/natstest"
+	"github.com/affectlab/affect/record"
 
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/pipeline"
@@ -29,9 +31,9 @@ func TestMarkAndAggregate(t *testing.T) {
 	}
 	pub, _ := pipeline.NewPublisher(nc, pipeline.WithPublisherLogger(quiet))
 	for i := range n {
-		f := pipeline.FrameScore{Session: session, Participant: "P7", Source: "clip.mp4", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
+		f := record.FrameScore{Session: session, Participant: "P7", Source: "clip.mp4", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
 		if i%10 != 0 {
-			f.FaceFound, f.NFaces, f.Primary = true, 1, &pipeline.Face{Happiness: float64(i) / n}
+			f.FaceFound, f.NFaces, f.Primary = true, 1, &record.Face{Happiness: float64(i) / n}
 		}
 		if err := pub.Process(ctx, f); err != nil {
 			t.Fatal(err)

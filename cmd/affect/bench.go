@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/affectlab/affect/capture"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/score"
 )
 
@@ -85,7 +85,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var faces int64
 	var ms runtime.MemStats
 	stats, err := score.Run(ctx, src, score.Config{Source: pos[0], Scorer: sf.scorerParams(), Workers: workers},
-		func(f pipeline.FrameScore) error {
+		func(f record.FrameScore) error {
 			if f.FaceFound {
 				faces++
 			}

@@ -12,7 +12,7 @@ import (
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/evaluate"
 	"github.com/affectlab/affect/models"
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // bootstrapN is the number of resamples of the paired bootstrap.
@@ -215,11 +215,11 @@ func happinessOf(c models.Combination, name string, cal bool, p evaluate.ModelPr
 	var raw float64
 	switch name {
 	case "human":
-		raw = h[pipeline.HappyIndex]
+		raw = h[record.HappyIndex]
 	case "faceapi":
-		raw = f[pipeline.HappyIndex]
+		raw = f[record.HappyIndex]
 	default:
-		raw = (h[pipeline.HappyIndex] + f[pipeline.HappyIndex]) / 2
+		raw = (h[record.HappyIndex] + f[record.HappyIndex]) / 2
 	}
 	if !cal {
 		return raw

@@ -12,6 +12,7 @@ import (
 	"github.com/affectlab/affect/metrics"
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -73,7 +74,7 @@ func newLiveAggregation(js jetstream.JetStream, session, consumerName string, cf
 	la.cons, err = pipeline.NewConsumer(js, session, agg,
 		pipeline.WithConsumerName(consumerName),
 		pipeline.WithWaitForSession(wait),
-		pipeline.WithOnFrame(func(f pipeline.FrameScore) {
+		pipeline.WithOnFrame(func(f record.FrameScore) {
 			metrics.FrameAggregated(session, f.CaptureUnixNano)
 			if f.CaptureUnixNano > 0 {
 				la.lat.add(time.Since(time.Unix(0, f.CaptureUnixNano)))

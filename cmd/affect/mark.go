@@ -17,6 +17,7 @@ import (
 
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/broker"
+	"github.com/affectlab/affect/record"
 )
 
 func init() {
@@ -135,7 +136,7 @@ func runMark(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := pipeline.ValidateSession(*session); err != nil {
 		return usageError("--session: %v", err)
 	}
-	var markers []pipeline.Marker
+	var markers []record.Marker
 	switch {
 	case *markersCSV != "":
 		if len(pos) > 0 || *atMS != "" || *condition != "" {
@@ -149,7 +150,7 @@ func runMark(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("%s has no markers", *markersCSV)
 		}
 	case len(pos) == 1:
-		markers = []pipeline.Marker{{Label: pos[0], Condition: *condition}}
+		markers = []record.Marker{{Label: pos[0], Condition: *condition}}
 	case len(pos) == 0:
 		return usageError("no LABEL given")
 	default:

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
-	"github.com/affectlab/affect/internal/natstest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/affectlab/affect/internal/natstest"
+	"github.com/affectlab/affect/record"
 
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/internal/testenv"
@@ -113,7 +115,7 @@ func between(s, from, to string) string {
 }
 
 // storeSession publishes frames as a complete session into a new broker store.
-func storeSession(t *testing.T, store, session string, frames []pipeline.FrameScore) {
+func storeSession(t *testing.T, store, session string, frames []record.FrameScore) {
 	t.Helper()
 	nb := natstest.Start(t, store)
 	defer nb.Close() // the report opens the store itself afterwards
@@ -137,7 +139,7 @@ func storeSession(t *testing.T, store, session string, frames []pipeline.FrameSc
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []pipeline.Marker{{OnsetMS: 2000, Label: "pan", Condition: "faces"}, {OnsetMS: 8500, Label: "group", Condition: "faces"}} {
+	for _, m := range []record.Marker{{OnsetMS: 2000, Label: "pan", Condition: "faces"}, {OnsetMS: 8500, Label: "group", Condition: "faces"}} {
 		if err := pipeline.PublishEvent(ctx, js, pipeline.NewMarkerEvent(session, m)); err != nil {
 			t.Fatal(err)
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/export"
+	"github.com/affectlab/affect/offline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -105,8 +105,8 @@ func (sf *scoringFlags) scorerParams() classify.ScorerParams {
 		Cascade: sf.detector, DetectWidth: sf.detectWidth, MinFaceFrac: sf.minFace, KeyframeEvery: sf.keyframeEvery}}
 }
 
-// ScoreSummary is the summary JSON of `affect score` (score.FileSummary).
-type ScoreSummary = score.FileSummary
+// ScoreSummary is the summary JSON of `affect score` (offline.FileSummary).
+type ScoreSummary = offline.FileSummary
 
 func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("score", stderr, "INPUT... --out DIR [flags]\n\nINPUT is a video file, an image, a directory of images, a stream URL or a camera index.")
@@ -188,7 +188,7 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 		}
 		bar.update(done)
 	}
-	paths, ss, err := score.File(ctx, in, outDir, opts)
+	paths, ss, err := offline.File(ctx, in, outDir, opts)
 	if bar != nil {
 		bar.finish()
 	}
@@ -200,8 +200,8 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 }
 
 // fileOptions are the options of score.File for these flags.
-func (sf *scoringFlags) fileOptions(cfg aggregate.Config, marks []aggregate.Marker, plot bool) score.FileOptions {
-	return score.FileOptions{
+func (sf *scoringFlags) fileOptions(cfg aggregate.Config, marks []aggregate.Marker, plot bool) offline.FileOptions {
+	return offline.FileOptions{
 		Every: sf.every, FPS: sf.fps, Scorer: sf.scorerParams(), Workers: sf.workers,
 		Aggregate: cfg, Markers: marks, SmoothMS: float64(sf.smooth) / float64(time.Millisecond), Plot: plot,
 	}

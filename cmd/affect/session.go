@@ -15,6 +15,7 @@ import (
 	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/pipeline/broker"
+	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/samples"
 	"github.com/affectlab/affect/score"
 )
@@ -171,7 +172,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	stats, runErr := score.Run(ctx, src, score.Config{
 		Session: *session, Participant: *participant, Source: info.Name,
 		Scorer: sf.scorerParams(), Workers: sf.workers,
-	}, func(f pipeline.FrameScore) error {
+	}, func(f record.FrameScore) error {
 		metrics.FrameCaptured(*session)
 		metrics.FrameScored(*session, f.FaceFound)
 		err := pub.Process(ctx, f)

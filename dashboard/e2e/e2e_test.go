@@ -8,8 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/affectlab/affect/internal/natstest"
-	"github.com/affectlab/affect/internal/promtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/affectlab/affect/internal/natstest"
+	"github.com/affectlab/affect/internal/promtest"
+	"github.com/affectlab/affect/record"
 
 	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go"
@@ -66,7 +68,7 @@ func setup(t *testing.T) *env {
 func (e *env) aggregate(t *testing.T, session string, interval time.Duration) {
 	agg, _ := aggregate.New(aggregate.DefaultConfig(), aggregate.WithSession(session, ""))
 	cons, err := pipeline.NewConsumer(e.js, session, agg, pipeline.WithWaitForSession(true), pipeline.WithStopAtEnd(false), pipeline.WithConsumerLogger(quiet),
-		pipeline.WithOnFrame(func(f pipeline.FrameScore) { e.m.FrameAggregated(session, f.CaptureUnixNano) }))
+		pipeline.WithOnFrame(func(f record.FrameScore) { e.m.FrameAggregated(session, f.CaptureUnixNano) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func (e *env) runSession(t *testing.T, session string, realtime bool) score.Stat
 		t.Fatal(err)
 	}
 	stats, err := score.Run(ctx, countingSource{src, e.m, session}, score.Config{Session: session, Participant: "P01", Source: "sample.mp4"},
-		func(f pipeline.FrameScore) error {
+		func(f record.FrameScore) error {
 			e.m.FrameScored(session, f.FaceFound)
 			return pub.Process(ctx, f)
 		})
@@ -284,7 +286,7 @@ func TestLiveSessionInChromium(t *testing.T) {
 		if !markerSent && p.Frames >= 60 { // 4 s into the video
 			beforeMarker = p
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := pipeline.PublishEvent(ctx, e.js, pipeline.NewMarkerEvent(session, pipeline.Marker{OnsetMS: 4000, Label: "joke", Condition: "funny"}))
+			err := pipeline.PublishEvent(ctx, e.js, pipeline.NewMarkerEvent(session, record.Marker{OnsetMS: 4000, Label: "joke", Condition: "funny"}))
 			cancel()
 			if err != nil {
 				t.Fatal(err)

@@ -6,7 +6,7 @@
 //
 // # Definitions
 //
-// All times are media times in milliseconds (pipeline.FrameScore.MediaMS).
+// All times are media times in milliseconds (record.FrameScore.MediaMS).
 // Frames are ordered by media time, then source, then frame index.
 //
 //   - A face frame is a frame with FaceFound and a primary face. Frames with no
@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // SummarySchemaVersion is the version of the Summary JSON.
@@ -80,7 +81,7 @@ type Config struct {
 	// participant's neutral segment (see package documentation). 0 disables it.
 	CalibrationMS float64
 	// ExcludeLowQuality leaves the faces that fail the quality rule
-	// (pipeline.Quality.Low) out of every statistic: such a frame then counts
+	// (record.Quality.Low) out of every statistic: such a frame then counts
 	// like a frame without a face (in Frames, not FaceFrames; it ends a run).
 	// Either way Summary.LowQualityFrames counts them.
 	ExcludeLowQuality bool
@@ -117,7 +118,7 @@ func (c Config) Validate() error {
 }
 
 // Marker is a stimulus marker; it is the pipeline's marker message.
-type Marker = pipeline.Marker
+type Marker = record.Marker
 
 // Stats are happiness statistics over a set of frames. Pointer fields are nil
 // (JSON null) when there is no data for them, never NaN.
@@ -253,7 +254,7 @@ type Aggregator struct {
 
 	mu sync.Mutex
 	// frames are the distinct frames, kept sorted by frameLess.
-	frames      []pipeline.FrameScore
+	frames      []record.FrameScore
 	seen        map[frameKey]struct{}
 	markers     []Marker
 	markerSet   map[Marker]bool
@@ -300,7 +301,7 @@ func (a *Aggregator) Config() Config { return a.cfg }
 
 // Add adds a frame. A repeat of an already added (source, frame) is ignored
 // and counted in DuplicateFrames; frames may arrive in any order.
-func (a *Aggregator) Add(f pipeline.FrameScore) {
+func (a *Aggregator) Add(f record.FrameScore) {
 	k := frameKey{f.Source, f.Frame}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -358,14 +359,14 @@ func (a *Aggregator) Len() int {
 }
 
 // Frames returns the distinct frames in media-time order (a copy).
-func (a *Aggregator) Frames() []pipeline.FrameScore {
+func (a *Aggregator) Frames() []record.FrameScore {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.frames)
 }
 
 // frameLess orders frames by media time, then source, then frame index.
-func frameLess(x, y *pipeline.FrameScore) bool {
+func frameLess(x, y *record.FrameScore) bool {
 	if x.MediaMS != y.MediaMS {
 		return x.MediaMS < y.MediaMS
 	}
@@ -400,7 +401,7 @@ func (a *Aggregator) Summary() Summary {
 
 // Compute is the offline entry point: the Summary of a complete set of frames
 // and markers, as an Aggregator fed with them would give.
-func Compute(cfg Config, frames []pipeline.FrameScore, markers []Marker) (Summary, error) {
+func Compute(cfg Config, frames []record.FrameScore, markers []Marker) (Summary, error) {
 	a, err := New(cfg)
 	if err != nil {
 		return Summary{}, err
@@ -414,7 +415,7 @@ func Compute(cfg Config, frames []pipeline.FrameScore, markers []Marker) (Summar
 	return a.Summary(), nil
 }
 
-func compute(cfg Config, frames []pipeline.FrameScore, markers []Marker, s Summary) Summary {
+func compute(cfg Config, frames []record.FrameScore, markers []Marker, s Summary) Summary {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	s.Threshold = cfg.Threshold
 	s.WindowMS = ms(cfg.Window)
@@ -433,7 +434,7 @@ func compute(cfg Config, frames []pipeline.FrameScore, markers []Marker, s Summa
 		}
 	}
 	s.ExcludeLowQuality = cfg.ExcludeLowQuality
-	var kept []pipeline.FrameScore
+	var kept []record.FrameScore
 	for i, f := range frames {
 		if f.FaceFound && f.Primary != nil && f.Primary.Quality != nil && f.Primary.Quality.Low {
 			s.LowQualityFrames++
@@ -492,9 +493,9 @@ func compute(cfg Config, frames []pipeline.FrameScore, markers []Marker, s Summa
 }
 
 // happy returns the frame's happiness if it is a face frame.
-func happy(f *pipeline.FrameScore) (float64, bool) { return f.Happiness() }
+func happy(f *record.FrameScore) (float64, bool) { return f.Happiness() }
 
-func frameInterval(frames []pipeline.FrameScore) float64 {
+func frameInterval(frames []record.FrameScore) float64 {
 	var d []float64
 	for i := 1; i < len(frames); i++ {
 		if x := frames[i].MediaMS - frames[i-1].MediaMS; x > 0 {
@@ -528,7 +529,7 @@ func mean(v []float64) float64 {
 }
 
 // stats computes Stats over frames sorted by media time.
-func stats(frames []pipeline.FrameScore, threshold, interval float64) Stats {
+func stats(frames []record.FrameScore, threshold, interval float64) Stats {
 	st := Stats{Frames: len(frames)}
 	if len(frames) == 0 {
 		return st
@@ -566,7 +567,7 @@ func stats(frames []pipeline.FrameScore, threshold, interval float64) Stats {
 	return st
 }
 
-func calibrate(frames []pipeline.FrameScore, until float64) (*Calibration, *float64) {
+func calibrate(frames []record.FrameScore, until float64) (*Calibration, *float64) {
 	c := &Calibration{UntilMS: until}
 	var neutral, rest []float64
 	for i := range frames {
@@ -596,7 +597,7 @@ func calibrate(frames []pipeline.FrameScore, until float64) (*Calibration, *floa
 	return c, c.Neutral
 }
 
-func epoch(cfg Config, frames []pipeline.FrameScore, m Marker, neutral *float64) Epoch {
+func epoch(cfg Config, frames []record.FrameScore, m Marker, neutral *float64) Epoch {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	e := Epoch{Label: m.Label, Condition: m.Condition, OnsetMS: m.OnsetMS}
 	bFrom, bTo := m.OnsetMS-ms(cfg.Baseline), m.OnsetMS

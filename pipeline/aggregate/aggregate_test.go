@@ -12,23 +12,24 @@ import (
 	"time"
 
 	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // nf marks a frame without a face in a happiness sequence.
 const nf = -1.0
 
 // seq builds frames at 100 ms intervals from happiness values (nf = no face).
-func seq(hs ...float64) []pipeline.FrameScore {
-	out := make([]pipeline.FrameScore, len(hs))
+func seq(hs ...float64) []record.FrameScore {
+	out := make([]record.FrameScore, len(hs))
 	for i, h := range hs {
-		f := pipeline.FrameScore{
-			Schema: pipeline.SchemaVersion, Session: "s1", Participant: "p1", Source: "cam0",
+		f := record.FrameScore{
+			Schema: record.SchemaVersion, Session: "s1", Participant: "p1", Source: "cam0",
 			Frame: int64(i), MediaMS: float64(i) * 100,
 		}
 		if h != nf {
 			f.FaceFound, f.NFaces = true, 1
-			f.Primary = &pipeline.Face{Happiness: h}
-			f.Primary.Probs[pipeline.HappyIndex] = h
+			f.Primary = &record.Face{Happiness: h}
+			f.Primary.Probs[record.HappyIndex] = h
 		}
 		out[i] = f
 	}
@@ -282,7 +283,7 @@ func TestOrderAndDuplicates(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 20; i++ {
 		a, _ := New(cfg)
-		fs := append([]pipeline.FrameScore(nil), frames...)
+		fs := append([]record.FrameScore(nil), frames...)
 		r.Shuffle(len(fs), func(i, j int) { fs[i], fs[j] = fs[j], fs[i] })
 		ms := append([]Marker(nil), markers...)
 		r.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
@@ -405,7 +406,7 @@ func TestReadMarkersCSV(t *testing.T) {
 func TestExcludeLowQuality(t *testing.T) {
 	frames := seq(.2, .9, .8, .7, .1, .6)
 	for _, i := range []int{1, 4} {
-		frames[i].Primary.Quality = &pipeline.Quality{FaceFrac: 0.05, Low: true}
+		frames[i].Primary.Quality = &record.Quality{FaceFrac: 0.05, Low: true}
 	}
 	for _, tc := range []struct {
 		exclude bool

@@ -3,7 +3,7 @@ package aggregate
 import (
 	"testing"
 
-	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/record"
 )
 
 // BenchmarkSummaryOneHour: the cost of one live Summary of a one-hour session
@@ -12,9 +12,9 @@ import (
 func BenchmarkSummaryOneHour(b *testing.B) {
 	a, _ := New(DefaultConfig())
 	for i := range 108000 {
-		f := pipeline.FrameScore{Session: "s", Source: "cam", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
+		f := record.FrameScore{Session: "s", Source: "cam", Frame: int64(i), MediaMS: float64(i) * 1000 / 30}
 		if i%9 != 0 {
-			f.FaceFound, f.Primary = true, &pipeline.Face{Happiness: float64(i*31%100) / 100}
+			f.FaceFound, f.Primary = true, &record.Face{Happiness: float64(i*31%100) / 100}
 		}
 		a.Add(f)
 	}

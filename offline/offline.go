@@ -1,4 +1,11 @@
-package score
+// Package offline is the offline scoring path of `affect score`: one input
+// in, its per-frame CSV, summary JSON and plot out (File). A study worker
+// (package study) scores its jobs with exactly this function, so that its
+// results equal a local `affect score` of the same video.
+//
+// It sits above score (the per-frame loop) because the summary comes from
+// pipeline/aggregate, which the scoring core may not import.
+package offline
 
 import (
 	"context"
@@ -8,8 +15,9 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/export"
-	"github.com/affectlab/affect/pipeline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/record"
+	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -82,14 +90,14 @@ func File(ctx context.Context, in, outDir string, o FileOptions) (export.Paths, 
 	if o.Progress != nil {
 		progress = func(done int64) { o.Progress(done, total) }
 	}
-	var frames []pipeline.FrameScore
-	stats, err := Run(ctx, src, Config{
+	var frames []record.FrameScore
+	stats, err := score.Run(ctx, src, score.Config{
 		Session:  base,
 		Source:   name,
 		Scorer:   o.Scorer,
 		Workers:  o.Workers,
 		Progress: progress,
-	}, func(f pipeline.FrameScore) error {
+	}, func(f record.FrameScore) error {
 		frames = append(frames, f)
 		return nil
 	})
