@@ -59,7 +59,7 @@ func (p Params) AggregateConfig(calMS float64) aggregate.Config {
 	return cfg
 }
 
-// ParamsFrom returns Params for score.File options.
+// ParamsFrom returns Params for offline.File options.
 func ParamsFrom(o offline.FileOptions) Params {
 	c := o.Aggregate
 	return Params{
@@ -73,7 +73,7 @@ func ParamsFrom(o offline.FileOptions) Params {
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// FileOptions returns the score.File options of a job with these params.
+// FileOptions returns the offline.File options of a job with these params.
 func (p Params) FileOptions(j *Job) offline.FileOptions {
 	return offline.FileOptions{
 		Name: j.Source, Every: p.Every, FPS: p.FPS,

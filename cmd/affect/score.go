@@ -177,7 +177,7 @@ func fmtPtr(p *float64) string {
 }
 
 // scoreOne scores one input and writes its three files, or none on error
-// (score.File: the one offline path, shared with `affect worker`).
+// (offline.File: the one offline path, shared with `affect worker`).
 func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
 	base := export.BaseName(in)
 	var bar *progress
@@ -199,7 +199,7 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 	return paths, ss, nil
 }
 
-// fileOptions are the options of score.File for these flags.
+// fileOptions are the options of offline.File for these flags.
 func (sf *scoringFlags) fileOptions(cfg aggregate.Config, marks []aggregate.Marker, plot bool) offline.FileOptions {
 	return offline.FileOptions{
 		Every: sf.every, FPS: sf.fps, Scorer: sf.scorerParams(), Workers: sf.workers,
