@@ -25,6 +25,7 @@ import (
 	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/internal/testenv"
 	"github.com/affectlab/affect/pipeline"
+	"github.com/affectlab/affect/pipeline/aggregate"
 	"github.com/affectlab/affect/pipeline/broker"
 	"github.com/affectlab/affect/record"
 )
@@ -258,5 +259,36 @@ func TestPermissionsFromDeployConfig(t *testing.T) {
 	// A marker station may mark s07.
 	if err := pipeline.PublishEvent(ctx, as("marker").js, pipeline.NewMarkerEvent("s07", record.Marker{OnsetMS: 1, Label: "x"})); err != nil {
 		t.Errorf("marker station: %v", err)
+	}
+	// The capture station ends its session; the aggregator reads it through
+	// a durable consumer and publishes its summary; a dashboard reads the
+	// summary but may not publish one.
+	if err := pipeline.PublishEvent(ctx, capture.js, pipeline.NewEndEvent("s07", pipeline.SessionEnd{Frames: 1, Published: 1})); err != nil {
+		t.Fatalf("capture: own session_end: %v", err)
+	}
+	aggregator := as("aggregator")
+	agg, _ := aggregate.New(aggregate.DefaultConfig())
+	cons, err := pipeline.NewConsumer(aggregator.js, "s07", agg, pipeline.WithStopAtEnd(true), pipeline.WithConsumerLogger(natstest.Quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cons.Run(short()); err != nil {
+		t.Fatalf("aggregator: %v\n%s", err, aggregator.violations())
+	}
+	if s := cons.Stats(); s.Markers != 1 || s.Events < 2 {
+		t.Errorf("aggregator read %+v", s)
+	}
+	if err := pipeline.PublishSummary(short(), aggregator.js, "s07", agg.Summary()); err != nil {
+		t.Errorf("aggregator: publishing the summary: %v", err)
+	}
+	dashboard := as("dashboard")
+	if _, err := pipeline.LastSummary(short(), dashboard.js, "s07"); err != nil {
+		t.Errorf("dashboard: reading the summary: %v\n%s", err, dashboard.violations())
+	}
+	if err := pipeline.PublishSummary(short(), dashboard.js, "s07", agg.Summary()); err == nil {
+		t.Error("dashboard published a summary")
+	}
+	if err := pipeline.PublishEvent(short(), aggregator.js, pipeline.NewMarkerEvent("s07", record.Marker{OnsetMS: 2, Label: "y"})); err == nil {
+		t.Error("aggregator published a marker")
 	}
 }
