@@ -2,6 +2,13 @@
 # v0.32.0 builds against). Build: docker build -t affect .
 # Run the bundled sample: docker run --rm -p 8080:8080 affect session --http 0.0.0.0:8080 --http-token SECRET
 # Score a video: docker run --rm -v "$PWD:/data" affect score /data/video.mp4 --out /data/out
+# A study worker (any number, on any machines; videos uploaded with
+# 'affect study submit --upload', or mount the shared folder at the same path):
+#   docker run --rm affect worker --nats nats://nats.lab:4222 --nats-user worker --nats-password "$PW"
+# A live session against an external server:
+#   docker run --rm --device /dev/video0 affect session --source 0 --session s07 --nats nats://nats.lab:4222
+# Not tested: the machine this was written on has no container engine
+# (only a docker client without a daemon).
 FROM golang:1.26-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libopencv-dev pkg-config && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -19,6 +26,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/affect /usr/local/bin/affect
 COPY samples /usr/share/affect/samples
+COPY deploy /usr/share/affect/deploy
 ENV AFFECT_SAMPLE=/usr/share/affect/samples/sample.mp4
 RUN useradd -m affect
 USER affect

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/affectlab/affect/pipeline/aggregate"
@@ -50,16 +51,33 @@ func SummaryStreamConfig() jetstream.StreamConfig {
 }
 
 // EnsureStreams creates the AFFECT and AFFECT_SUMMARY streams or updates
-// them to the current configuration. It is idempotent.
+// them to the current configuration. It is idempotent. A stream that
+// already has the current configuration is left alone (no update request:
+// a user allowed only to look streams up, as in deploy/nats-server.conf,
+// can start), and an existing stream keeps its replicas (e.g. 3 on a
+// cluster), which an update with the default would scale down to 1.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, StreamConfig())
+	st, err := ensureStream(ctx, js, StreamConfig())
 	if err != nil {
 		return nil, fmt.Errorf("create JetStream stream %s: %w (does the server have JetStream enabled?)", StreamName, err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, SummaryStreamConfig()); err != nil {
+	if _, err := ensureStream(ctx, js, SummaryStreamConfig()); err != nil {
 		return nil, fmt.Errorf("create JetStream stream %s: %w", SummaryStreamName, err)
 	}
 	return st, nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	if st, err := js.Stream(ctx, cfg.Name); err == nil {
+		have := st.CachedInfo().Config
+		cfg.Replicas = have.Replicas
+		if have.Description == cfg.Description && slices.Equal(have.Subjects, cfg.Subjects) && have.Storage == cfg.Storage &&
+			have.Retention == cfg.Retention && have.Discard == cfg.Discard && (cfg.Duplicates == 0 || have.Duplicates == cfg.Duplicates) &&
+			max(have.MaxMsgsPerSubject, 0) == max(cfg.MaxMsgsPerSubject, 0) { // the server stores "none" (0) as -1
+			return st, nil
+		}
+	}
+	return js.CreateOrUpdateStream(ctx, cfg)
 }
 
 // FindSessionStart returns the session's first session_start event. The

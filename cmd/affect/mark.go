@@ -36,6 +36,7 @@ type natsFlags struct {
 	user, password string
 	token, creds   string
 	ca, cert, key  string
+	inbox          string
 }
 
 func (nf *natsFlags) register(fs *flag.FlagSet) {
@@ -47,6 +48,7 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&nf.ca, "nats-ca", "", "TLS: CA certificate file to verify the server")
 	fs.StringVar(&nf.cert, "nats-cert", "", "TLS: client certificate file (with --nats-key)")
 	fs.StringVar(&nf.key, "nats-key", "", "TLS: client key file (with --nats-cert)")
+	fs.StringVar(&nf.inbox, "nats-inbox", "", "prefix of this client's reply subjects (default _INBOX_<user> with --nats-user, else _INBOX); a server with per-user permissions lets each user subscribe only to its own (deploy/nats-server.conf)")
 }
 
 // options turns the flags into broker.Connect options.
@@ -71,6 +73,13 @@ func (nf *natsFlags) options(name string) []broker.Option {
 	}
 	if nf.ca != "" || nf.cert != "" || nf.key != "" {
 		opts = append(opts, broker.WithTLS(nf.ca, nf.cert, nf.key))
+	}
+	inbox := nf.inbox
+	if inbox == "" && nf.user != "" && pipeline.ValidateSession(nf.user) == nil {
+		inbox = "_INBOX_" + nf.user
+	}
+	if inbox != "" {
+		opts = append(opts, broker.WithNATSOptions(nats.CustomInboxPrefix(inbox)))
 	}
 	return opts
 }

@@ -15,9 +15,8 @@ import (
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/export"
+	"github.com/affectlab/affect/offline"
 	"github.com/affectlab/affect/pipeline/aggregate"
-	"github.com/affectlab/affect/record"
-	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -121,31 +120,11 @@ func (sf *scoringFlags) scorerParams() classify.ScorerParams {
 		Cascade: sf.detector, DetectWidth: sf.detectWidth, MinFaceFrac: sf.minFace, KeyframeEvery: sf.keyframeEvery}}
 }
 
-// ScoreSummary is the summary JSON of `affect score`: the aggregate summary
-// plus what was scored and how.
-type ScoreSummary struct {
-	Input   string `json:"input"`
-	Model   string `json:"model"`
-	Backend string `json:"backend"`
-	// Status is "complete" (every frame of the input was scored) or
-	// "incomplete": a camera or stream had gaps (Gaps) or was lost
-	// (SourceError); the frames it delivered are all in the result.
-	Status    string  `json:"status"`
-	ElapsedS  float64 `json:"elapsed_s"`
-	ScoredFPS float64 `json:"scored_fps"`
-	// Gaps are the stretches in which a camera or stream delivered no frames.
-	Gaps []record.Gap `json:"gaps,omitempty"`
-	// SourceError says why the input ended early (the source was lost).
-	SourceError string `json:"source_error,omitempty"`
-	// SkippedFiles are the entries of an image folder that were not read,
-	// with the reason (images that could not be read are rows with an
-	// error: error_frames counts them).
-	SkippedFiles []capture.SkippedFile `json:"skipped_files,omitempty"`
-	aggregate.Summary
-}
+// ScoreSummary is the summary JSON of `affect score` (offline.FileSummary).
+type ScoreSummary = offline.FileSummary
 
 // errIncomplete: the input's result was written with status incomplete.
-var errIncomplete = errors.New("result written with status incomplete")
+var errIncomplete = offline.ErrIncomplete
 
 func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("score", stderr, "INPUT... --out DIR [flags]\n\nINPUT is a video file, an image, a directory of images, a stream URL or a camera index.")
@@ -230,56 +209,28 @@ func fmtPtr(p *float64) string {
 	return fmt.Sprintf("%.3f", *p)
 }
 
-// scoreOne scores one input and writes its three files as BASE.*, or none on error.
+// scoreOne scores one input and writes its three files as BASE.*, or none on
+// error (offline.File: the one offline path, shared with `affect worker`).
 func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
-	paths := export.PathsFor(outDir, base)
-	src, err := capture.Open(in, sf.captureOptions()...)
-	if err != nil {
-		return paths, ScoreSummary{}, err
+	var bar *progress
+	opts := sf.fileOptions(cfg, marks, plot)
+	opts.Base = base
+	opts.Progress = func(done, total int64) {
+		if bar == nil {
+			bar = newProgress(stderr, base, total, quiet)
+		}
+		bar.update(done)
 	}
-	defer src.Close()
-	info := src.Info()
-	total := info.FrameCount
-	if total > 0 && sf.every > 1 {
-		total = (total + int64(sf.every) - 1) / int64(sf.every)
+	paths, ss, err := offline.File(ctx, in, outDir, opts)
+	if bar != nil {
+		bar.finish()
 	}
-	if sf.fps > 0 {
-		total = 0
+	if err != nil && !errors.Is(err, offline.ErrIncomplete) {
+		return paths, ss, err
 	}
-	sink, err := newScoreSink(cfg, paths, export.FramesOptions{Landmarks: sf.landmarks})
-	if err != nil {
-		return paths, ScoreSummary{}, err
-	}
-	defer sink.res.Abort()
-	bar := newProgress(stderr, base, total, quiet)
-	stats, err := score.Run(ctx, src, score.Config{
-		Session:  base,
-		Source:   in,
-		Scorer:   sf.scorerParams(),
-		Workers:  sf.workers,
-		Progress: bar.update,
-	}, sink.add)
-	bar.finish()
-	lost := errors.Is(err, capture.ErrSourceLost)
-	if err != nil && !lost {
-		return paths, ScoreSummary{}, fmt.Errorf("after %d frames: %w", stats.Frames, err)
-	}
-	if stats.Frames == 0 {
-		return paths, ScoreSummary{}, fmt.Errorf("%w: nothing to score in %s", capture.ErrEmpty, in)
-	}
-	for _, m := range marks {
-		sink.agg.AddMarker(m)
-	}
-	sum := sink.agg.Summary()
-	sum.Session = base
-	ss := ScoreSummary{
-		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
-		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
-		Gaps: capture.Gaps(src), SkippedFiles: info.Skipped,
-	}
-	if n := len(info.Skipped); n > 0 {
+	if n := len(ss.SkippedFiles); n > 0 {
 		var list []string
-		for _, sk := range info.Skipped[:min(n, 5)] {
+		for _, sk := range ss.SkippedFiles[:min(n, 5)] {
 			list = append(list, fmt.Sprintf("%s (%s)", sk.Name, sk.Reason))
 		}
 		more := ""
@@ -288,84 +239,19 @@ func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg
 		}
 		fmt.Fprintf(stderr, "affect score: %s: skipped %d entries: %s%s\n", in, n, strings.Join(list, "; "), more)
 	}
-	if n := sum.ErrorFrames; n > 0 {
+	if n := ss.ErrorFrames; n > 0 {
 		fmt.Fprintf(stderr, "affect score: %s: %d of %d frames could not be scored (the error column of their rows says why): %s\n",
-			in, n, stats.Frames, strings.Join(sink.frameErrs, "; "))
+			in, n, ss.Overall.Frames, strings.Join(ss.FrameErrors, "; "))
 	}
-	if lost {
-		ss.SourceError = err.Error()
-	}
-	if lost || len(ss.Gaps) > 0 {
-		ss.Status = "incomplete"
-	}
-	var po *export.PlotOptions
-	if plot {
-		pm := make([]export.PlotMarker, len(marks))
-		for i, m := range marks {
-			pm[i] = export.PlotMarker{TimeMS: m.OnsetMS, Label: m.Label}
-		}
-		po = &export.PlotOptions{Title: base, Threshold: sf.threshold, Markers: pm}
-	}
-	if err := sink.res.Commit(float64(sf.smooth)/float64(time.Millisecond), po, ss); err != nil {
-		return paths, ss, err
-	}
-	if ss.Status == "incomplete" {
-		why := fmt.Sprintf("%d gaps in the source", len(ss.Gaps))
-		if lost {
-			why = ss.SourceError
-		}
-		return paths, ss, fmt.Errorf("%w (%d frames scored): %s", errIncomplete, stats.Frames, why)
-	}
-	slog.Debug("scored", "input", in, "frames", stats.Frames, "elapsed", stats.Elapsed.Round(time.Millisecond),
-		"decode", stats.Decode, "detect", stats.Timing.Detect, "classify", stats.Timing.Classify)
-	return paths, ss, nil
+	slog.Debug("scored", "input", in, "frames", ss.Overall.Frames, "elapsed", ss.Elapsed().Round(time.Millisecond))
+	return paths, ss, err
 }
 
-// scoreSink takes the scored frames of one input: each row streams into the
-// result files and only what the summary needs stays in memory.
-type scoreSink struct {
-	res       *export.ResultWriter
-	agg       *aggregate.Aggregator
-	frameErrs []string // the first few reasons of frames with an error
-}
-
-func newScoreSink(cfg aggregate.Config, paths export.Paths, o export.FramesOptions) (*scoreSink, error) {
-	agg, err := aggregate.New(cfg)
-	if err != nil {
-		return nil, err
+// fileOptions are the options of offline.File for these flags.
+func (sf *scoringFlags) fileOptions(cfg aggregate.Config, marks []aggregate.Marker, plot bool) offline.FileOptions {
+	return offline.FileOptions{
+		Every: sf.every, FPS: sf.fps, Capture: []capture.Option{capture.Reconnect(sf.reconnect), capture.ReadTimeout(sf.readTimeout)},
+		Scorer: sf.scorerParams(), Workers: sf.workers, Landmarks: sf.landmarks,
+		Aggregate: cfg, Markers: marks, SmoothMS: float64(sf.smooth) / float64(time.Millisecond), Plot: plot,
 	}
-	res, err := export.NewResultWriterOptions(paths, o)
-	if err != nil {
-		return nil, err
-	}
-	return &scoreSink{res: res, agg: agg}, nil
-}
-
-func (s *scoreSink) add(f record.FrameScore) error {
-	if err := s.res.Add(&f); err != nil {
-		return err
-	}
-	if f.Error != "" && len(s.frameErrs) < 5 {
-		s.frameErrs = append(s.frameErrs, f.Error)
-	}
-	s.agg.Add(summaryFrame(&f))
-	return nil
-}
-
-// lowQuality is shared by every summary frame whose face fails the quality rule.
-var lowQuality = &record.Quality{Low: true}
-
-// summaryFrame is what the summary needs of f (media time, frame, source,
-// face, happiness, low quality, error): a few hundred bytes per frame
-// instead of every face, box, probability and measure.
-func summaryFrame(f *record.FrameScore) record.FrameScore {
-	s := record.FrameScore{Source: f.Source, Frame: f.Frame, MediaMS: f.MediaMS, FaceFound: f.FaceFound, Error: f.Error}
-	if p := f.Primary; p != nil {
-		q := (*record.Quality)(nil)
-		if p.Quality != nil && p.Quality.Low {
-			q = lowQuality
-		}
-		s.Primary = &record.Face{Happiness: p.Happiness, Quality: q}
-	}
-	return s
 }

@@ -1,7 +1,9 @@
-package main
+package offline
 
 import (
 	"context"
+	"encoding/csv"
+	"os"
 	"runtime"
 	"testing"
 
@@ -76,7 +78,7 @@ func TestScoreMemoryPerFrame(t *testing.T) {
 
 	// Today: the sink of `affect score`.
 	paths := export.PathsFor(t.TempDir(), "long")
-	sink, err := newScoreSink(aggregate.DefaultConfig(), paths, export.FramesOptions{})
+	sink, err := NewSink(aggregate.DefaultConfig(), paths, export.FramesOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestScoreMemoryPerFrame(t *testing.T) {
 		if i == n1 {
 			at1 = heapInUse()
 		}
-		if err := sink.add(copyFrame(real, i)); err != nil {
+		if err := sink.Add(copyFrame(real, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,18 +123,32 @@ func TestScoreMemoryPerFrame(t *testing.T) {
 }
 
 // BenchmarkScoreSink measures the memory and time per frame of the sink of
-// `affect score` (go test -bench ScoreSink -benchmem ./cmd/affect).
+// `affect score` (go test -bench ScoreSink -benchmem ./offline).
 func BenchmarkScoreSink(b *testing.B) {
 	real := realFrames(b, 60)
-	sink, err := newScoreSink(aggregate.DefaultConfig(), export.PathsFor(b.TempDir(), "bench"), export.FramesOptions{})
+	sink, err := NewSink(aggregate.DefaultConfig(), export.PathsFor(b.TempDir(), "bench"), export.FramesOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sink.res.Abort()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := sink.add(copyFrame(real, i)); err != nil {
+		if err := sink.Add(copyFrame(real, i)); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
