@@ -8,9 +8,9 @@ import (
 )
 
 // ModelCombined is the learned combination of both models: a logistic
-// regression on their 14 class log-probabilities and the logit of their mean
-// P(happy) (models/combined_v1.json),
-// whose output is a calibrated P(happy). It is the default model.
+// regression on inputs computed from their class probabilities
+// (models.CombinationFile), whose output is a calibrated P(happy). It is
+// the default model.
 const ModelCombined = "combined"
 
 // Sigmoid is the logistic function 1/(1+exp(-x)).
@@ -43,6 +43,43 @@ func CombinationFeatures(human, faceapi [7]float64, eps float64) [NumCombination
 	}
 	x[14] = Logit((human[record.HappyIndex]+faceapi[record.HappyIndex])/2, eps)
 	return x
+}
+
+// CombinationInputs computes the inputs named by c.Inputs from both models'
+// probabilities (record.Labels order): CombinationFeatures for a version-1
+// combination, the named inputs (models.KnownInputs) for version 2.
+func CombinationInputs(c models.Combination, human, faceapi [7]float64) []float64 {
+	if c.Version < 2 {
+		x := CombinationFeatures(human, faceapi, c.Eps)
+		return x[:]
+	}
+	x := make([]float64, len(c.Inputs))
+	for i, name := range c.Inputs {
+		x[i] = inputValue(name, human, faceapi, c.Eps)
+	}
+	return x
+}
+
+// inputValue is the value of one named input (models.KnownInputs); the
+// names are checked by models.Combination.Validate, an unknown one is NaN.
+func inputValue(name string, human, faceapi [7]float64, eps float64) float64 {
+	switch name {
+	case models.InputLogitMean:
+		return Logit((human[record.HappyIndex]+faceapi[record.HappyIndex])/2, eps)
+	case models.InputLogit("human"):
+		return Logit(human[record.HappyIndex], eps)
+	case models.InputLogit("faceapi"):
+		return Logit(faceapi[record.HappyIndex], eps)
+	}
+	for i, l := range record.Labels {
+		switch name {
+		case models.InputLogP("human", l):
+			return math.Log(max(human[i], eps))
+		case models.InputLogP("faceapi", l):
+			return math.Log(max(faceapi[i], eps))
+		}
+	}
+	return math.NaN()
 }
 
 // ApplyLogReg returns sigmoid(bias + w·x).
@@ -80,8 +117,7 @@ func (k calibrator) happiness(names []string, probs [][7]float64, mean [7]float6
 				f = probs[i]
 			}
 		}
-		x := CombinationFeatures(h, f, k.c.Eps)
-		return ApplyLogReg(k.c.Combined, x[:])
+		return ApplyLogReg(k.c.Combined, CombinationInputs(k.c, h, f))
 	}
 	p := mean[record.HappyIndex]
 	if k.raw {

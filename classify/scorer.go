@@ -55,7 +55,7 @@ func QualityLow(q record.Quality) bool {
 type ScorerParams struct {
 	// Model is "human", "faceapi", "ensemble" (mean of both models'
 	// probabilities) or "combined" (default: logistic regression on both
-	// models' log-probabilities, models/combined_v1.json).
+	// models' outputs, models.CombinationFile).
 	Model string
 	// Backend is "opencv" (default, fast) or "onnxgo" (pure Go).
 	Backend string
@@ -71,11 +71,11 @@ type ScorerParams struct {
 	// Happiness instead of its Platt-calibrated value (for measurement only;
 	// "combined" is calibrated by construction and ignores it).
 	Uncalibrated bool
-	// Margin, when > 0, overrides every model's crop margin (models.Spec.Margin,
-	// a fraction of the face box per side) around detected faces: for
-	// measuring which margin suits a model.
+	// Margin, when > 0, overrides every model's crop margin (the
+	// combination's Margins, else models.Spec.Margin; a fraction of the face
+	// box per side) around detected faces: for measuring which margin suits a model.
 	Margin float64
-	// NoFlip turns off the mirror averaging that models/combined_v1.json asks
+	// NoFlip turns off the mirror averaging that models.CombinationFile asks
 	// for (for measurement only: the calibration was fitted with it).
 	NoFlip bool
 }
@@ -150,6 +150,19 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	s.match = gocv.NewMat()
 	s.probs = make([][7]float64, len(s.models))
 	return s, nil
+}
+
+// ModelVersion names what makes the scores: the model and the embedded
+// combination and calibration file, e.g. "combined (combined_v2.json)".
+func (s *Scorer) ModelVersion() string { return ModelVersion(s.p.Model) }
+
+// ModelVersion names a selectable model with the combination and
+// calibration file it uses (models.CombinationFile), for result files.
+func ModelVersion(model string) string {
+	if model == "" {
+		model = DefaultModel
+	}
+	return model + " (" + models.CombinationFile + ")"
 }
 
 // Params returns the parameters with defaults filled in.
@@ -243,6 +256,9 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 		r := box
 		if s.det != nil {
 			margin := m.Spec().Margin
+			if cm, ok := s.cal.c.Margins[m.Name()]; ok {
+				margin = cm
+			}
 			if s.p.Margin > 0 {
 				margin = s.p.Margin
 			}

@@ -41,9 +41,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reliability := fs.Bool("reliability", false, "print each model's reliability curve (mean score and share of happy images per score bin)")
 	smoothWin := fs.Duration("smooth", smooth.DefaultWindowMS*time.Millisecond, "videos: score each frame by the centred moving average over this window, the happiness_smoothed column of the result files (0: raw per-frame scores only); the raw figures are printed too")
 	excludeLow := fs.Bool("exclude-low", false, "leave faces that fail the quality rule out of the figures (as low_quality=1 rows)")
+	protocol := fs.Bool("protocol", false, "instead of DIR or --manifest: the evaluation protocol on the development sets (--fer, --genki, --crema): the shipped default, combined_v1 and the plain average held out within each set, and the default's recipe leave-one-dataset-out")
+	var d devFlags
+	d.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *protocol {
+		if *manifest != "" || len(pos) != 0 {
+			return usageError("--protocol reads the development sets (--fer, --genki, --crema): give no DIR or --manifest")
+		}
+		d.backend, d.seed, d.workers = *backends, *seed, *workers
+		return runProtocolEval(ctx, d, *reliability, *quiet, stdout, stderr)
 	}
 	if (*manifest == "") == (len(pos) == 0) || len(pos) > 1 {
 		return usageError("give either one DIR or --manifest FILE.csv")
@@ -160,4 +170,20 @@ func splitChoice(v string, choices []string, flagName string) ([]string, error) 
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// runProtocolEval prints the protocol's tables for the shipped default.
+func runProtocolEval(ctx context.Context, d devFlags, reliability, quiet bool, stdout, stderr io.Writer) error {
+	sets, err := d.load(ctx, stderr, quiet)
+	if err != nil {
+		return err
+	}
+	cands, err := evaluate.ShippedCandidates()
+	if err != nil {
+		return err
+	}
+	o := evaluate.ProtocolOptions{Fit: evaluate.FitOptionsV2{Seed: d.seed}, Bootstrap: bootstrapN, SmoothMS: smooth.DefaultWindowMS, Reliability: reliability}
+	fmt.Fprintf(stdout, "default model: %s\n", classify.ModelVersion(classify.DefaultModel))
+	_, _, err = evaluate.RunProtocol(stdout, sets, cands, o)
+	return err
 }
