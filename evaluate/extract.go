@@ -18,7 +18,7 @@ import (
 type ModelProbs struct {
 	Human, HumanFlip, FaceAPI, FaceAPIFlip [7]float64
 	// Aligned says the crop was aligned on its eyes (ExtractProbs with Align).
-	Aligned bool `json:",omitempty"`
+	Aligned bool  `json:",omitempty"`
 	Err     error `json:"-"`
 }
 

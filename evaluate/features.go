@@ -282,8 +282,8 @@ func probsOne2(h, f *classify.Model, img gocv.Mat, mirror *gocv.Mat) ModelProbs 
 type sampleCache struct {
 	// Key says what was extracted (set, backend, detector, margins): a
 	// cache with another key is not used.
-	Key     string   `json:"key"`
-	Paths   []string `json:"paths"`
+	Key     string       `json:"key"`
+	Paths   []string     `json:"paths"`
 	Samples []FaceSample `json:"samples"`
 }
 

@@ -180,4 +180,3 @@ func FitCombination(probs []ModelProbs, y []bool, o FitOptions) (models.Combinat
 	}
 	return c, rep, c.Validate()
 }
-

@@ -116,7 +116,6 @@ func solve(a [][]float64, b []float64) ([]float64, error) {
 	return s, nil
 }
 
-
 // seededPerm is a seeded permutation of 0..n-1.
 func seededPerm(n int, seed uint64) []int {
 	return rand.New(rand.NewPCG(seed, 0xf01d)).Perm(n)
