@@ -109,9 +109,12 @@ func (sf *scoringFlags) scorerParams() classify.ScorerParams {
 // ScoreSummary is the summary JSON of `affect score`: the aggregate summary
 // plus what was scored and how.
 type ScoreSummary struct {
-	Input   string `json:"input"`
-	Model   string `json:"model"`
-	Backend string `json:"backend"`
+	Input string `json:"input"`
+	Model string `json:"model"`
+	// ModelVersion names the model with the combination and calibration
+	// file that made the scores, e.g. "combined (combined_v2.json)".
+	ModelVersion string `json:"model_version"`
+	Backend      string `json:"backend"`
 	// Status is "complete" (every frame of the input was scored).
 	Status    string  `json:"status"`
 	ElapsedS  float64 `json:"elapsed_s"`
@@ -229,7 +232,7 @@ func scoreOne(ctx context.Context, in, outDir string, sf scoringFlags, cfg aggre
 	}
 	sum.Session = base
 	ss := ScoreSummary{
-		Input: in, Model: sf.model, Backend: sf.backend, Status: "complete",
+		Input: in, Model: sf.model, ModelVersion: classify.ModelVersion(sf.model), Backend: sf.backend, Status: "complete",
 		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
 	}
 	if plot {
