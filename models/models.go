@@ -103,6 +103,36 @@ var specs = map[string]Spec{
 	},
 }
 
+// landmarks is face-api's 68-point landmark net. It is not an expression
+// model (Names, Get do not list it): its output is 136 values, 68 (x, y)
+// pairs relative to the padded 112x112 input, and Labels, Canonical and
+// HappyIndex are unused.
+var landmarks = Spec{
+	Name:        "landmark68",
+	File:        "landmark68.onnx",
+	FastFile:    "landmark68_fast.onnx",
+	InputSize:   112,
+	Channels:    3,
+	PadToSquare: true,
+	Mean:        [3]float64{122.782, 117.001, 104.298},
+	Scale:       1.0 / 255,
+	Margin:      0,
+	Source:      "@vladmandic/face-api@1.7.15 (model/face_landmark_68_model)",
+	License:     "MIT (Copyright (c) Vladimir Mandic); fork of face-api.js by justadudewhohacks (MIT)",
+	Training:    "\"a dataset of ~35k face images labeled with 68 face landmark points\" (face-api TUTORIAL.md); not further documented",
+}
+
+// LandmarkPoints is the number of points the landmark model gives (the
+// iBUG 300-W 68-point scheme: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47,
+// mouth 48-67).
+const LandmarkPoints = 68
+
+// Landmarks returns the Spec of the 68-point face landmark model (face-api's
+// FaceLandmark68Net). Its input is prepared like the faceapi expression
+// model's, from the face box itself (Margin 0: face-api crops the detector's
+// box).
+func Landmarks() Spec { return landmarks }
+
 // Names returns the model names, sorted.
 func Names() []string {
 	n := make([]string, 0, len(specs))

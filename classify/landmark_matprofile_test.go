@@ -1,0 +1,60 @@
+//go:build matprofile
+
+package classify_test
+
+import (
+	"image"
+	"testing"
+
+	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/internal/testenv"
+	"gocv.io/x/gocv"
+)
+
+// TestLandmarkerNoMatLeak runs the Landmarker on both backends on whole and
+// region BGR, gray and BGRA frames, with boxes inside, across and outside
+// the frame, and requires that no gocv Mat is left open.
+// Run with: go test -tags matprofile -run NoMatLeak ./classify/
+func TestLandmarkerNoMatLeak(t *testing.T) {
+	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
+	if img.Empty() {
+		t.Fatalf("cannot read %s", fixtureFace)
+	}
+	defer img.Close()
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	bgra := gocv.NewMat()
+	defer bgra.Close()
+	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
+
+	defer testenv.CheckMats(t)()
+	for _, backend := range classify.BackendNames() {
+		l, err := classify.NewLandmarker(backend)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, frame := range []gocv.Mat{img, gray, bgra} {
+			roi := frame.Region(image.Rect(2, 3, 90, 100))
+			for _, f := range []gocv.Mat{frame, roi} {
+				for _, box := range []image.Rectangle{image.Rect(0, 0, 60, 80), image.Rect(-5, 10, 200, 90)} {
+					if _, err := l.Landmarks(f, box); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := l.Landmarks(f, image.Rect(500, 500, 600, 600)); err == nil {
+					t.Error("box outside the frame: no error")
+				}
+			}
+			roi.Close()
+		}
+		empty := gocv.NewMat()
+		if _, err := l.Landmarks(empty, image.Rect(0, 0, 10, 10)); err == nil {
+			t.Error("empty frame: no error")
+		}
+		empty.Close()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
