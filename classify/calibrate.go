@@ -46,24 +46,37 @@ func CombinationFeatures(human, faceapi [7]float64, eps float64) [NumCombination
 }
 
 // CombinationInputs computes the inputs named by c.Inputs from both models'
-// probabilities (record.Labels order): CombinationFeatures for a version-1
-// combination, the named inputs (models.KnownInputs) for version 2.
-func CombinationInputs(c models.Combination, human, faceapi [7]float64) []float64 {
+// probabilities (record.Labels order) and the face's smile geometry (nil
+// when the combination needs none, c.NeedsLandmarks): CombinationFeatures
+// for a version-1 combination, the named inputs (models.KnownInputs) for
+// version 2. A geometry input without geometry is NaN.
+func CombinationInputs(c models.Combination, human, faceapi [7]float64, geo *SmileGeometry) []float64 {
 	if c.Version < 2 {
 		x := CombinationFeatures(human, faceapi, c.Eps)
 		return x[:]
 	}
 	x := make([]float64, len(c.Inputs))
 	for i, name := range c.Inputs {
-		x[i] = inputValue(name, human, faceapi, c.Eps)
+		x[i] = inputValue(name, human, faceapi, geo, c.Eps)
 	}
 	return x
 }
 
 // inputValue is the value of one named input (models.KnownInputs); the
 // names are checked by models.Combination.Validate, an unknown one is NaN.
-func inputValue(name string, human, faceapi [7]float64, eps float64) float64 {
+func inputValue(name string, human, faceapi [7]float64, geo *SmileGeometry, eps float64) float64 {
 	switch name {
+	case models.InputMouthWidth, models.InputCornerLift, models.InputMouthOpen:
+		if geo == nil {
+			return math.NaN()
+		}
+		switch name {
+		case models.InputMouthWidth:
+			return geo.MouthWidth
+		case models.InputCornerLift:
+			return geo.CornerLift
+		}
+		return geo.MouthOpen
 	case models.InputLogitMean:
 		return Logit((human[record.HappyIndex]+faceapi[record.HappyIndex])/2, eps)
 	case models.InputLogit("human"):
@@ -105,8 +118,9 @@ type calibrator struct {
 }
 
 // happiness returns the calibrated P(happy) from per-model probabilities
-// (probs[i] belongs to the i-th model of the Scorer) and their mean.
-func (k calibrator) happiness(names []string, probs [][7]float64, mean [7]float64) float64 {
+// (probs[i] belongs to the i-th model of the Scorer), their mean and the
+// face's smile geometry (when the combination uses it).
+func (k calibrator) happiness(names []string, probs [][7]float64, mean [7]float64, geo *SmileGeometry) float64 {
 	if k.model == ModelCombined {
 		var h, f [7]float64
 		for i, n := range names {
@@ -117,7 +131,7 @@ func (k calibrator) happiness(names []string, probs [][7]float64, mean [7]float6
 				f = probs[i]
 			}
 		}
-		return ApplyLogReg(k.c.Combined, CombinationInputs(k.c, h, f))
+		return ApplyLogReg(k.c.Combined, CombinationInputs(k.c, h, f, geo))
 	}
 	p := mean[record.HappyIndex]
 	if k.raw {

@@ -94,6 +94,8 @@ type Scorer struct {
 	p      ScorerParams
 	det    *Detector
 	models []*Model
+	// lm finds landmarks when the combination uses smile geometry.
+	lm     *Landmarker
 	names  []string
 	cal    calibrator
 	flip   bool
@@ -142,6 +144,14 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 		}
 		s.models = append(s.models, m)
 	}
+	if p.Model == ModelCombined && comb.NeedsLandmarks() {
+		lm, err := NewLandmarker(p.Backend)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.lm = lm
+	}
 	s.crop = gocv.NewMat()
 	s.gray = gocv.NewMat()
 	s.small = gocv.NewMat()
@@ -179,6 +189,9 @@ func (s *Scorer) Close() error {
 	}
 	for _, m := range s.models {
 		errs = append(errs, m.Close())
+	}
+	if s.lm != nil {
+		errs = append(errs, s.lm.Close())
 	}
 	s.crop.Close()
 	s.gray.Close()
@@ -290,7 +303,20 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 	for i := range sum {
 		f.Probs[i] = sum[i] / float64(len(s.models))
 	}
-	f.Happiness = s.cal.happiness(s.names, s.probs, f.Probs)
+	var geo *SmileGeometry
+	if s.lm != nil {
+		lm, err := s.lm.Landmarks(frame, box)
+		if err != nil {
+			return record.Face{}, cropMeasures{}, fmt.Errorf("classify: smile geometry: %w", err)
+		}
+		if g, ok := SmileGeometryOf(&lm); ok {
+			geo = &g
+		}
+	}
+	f.Happiness = s.cal.happiness(s.names, s.probs, f.Probs, geo)
+	if math.IsNaN(f.Happiness) {
+		return record.Face{}, cropMeasures{}, errors.New("classify: no smile geometry for this face (its eyes coincide): cannot score it")
+	}
 	return f, cm, nil
 }
 

@@ -40,6 +40,9 @@ type DevConfig struct {
 	// Seed chooses GENKI-4K's split. Default 1.
 	Seed    uint64
 	Workers int
+	// Landmarks computes (or reads from the cache) every face's smile
+	// geometry from the 68-point landmarks (FaceSample.Geo).
+	Landmarks bool
 	// Progress, when set, reports extraction progress per set.
 	Progress func(set string, done, total int)
 }
@@ -96,6 +99,15 @@ func LoadDevSets(ctx context.Context, c DevConfig) ([]DevSet, error) {
 		s, cached, err := CachedSamples(ctx, c.CacheDir, name, items, opt)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if c.Landmarks {
+			var progress func(int)
+			if c.Progress != nil {
+				progress = func(n int) { c.Progress(name+" landmarks", n, len(items)) }
+			}
+			if _, err := CachedGeometry(ctx, c.CacheDir, name, s, c.Backend, c.Workers, progress); err != nil {
+				return nil, fmt.Errorf("%s: landmarks: %w", name, err)
+			}
 		}
 		ds := DevSet{Name: name, Samples: s, FromCache: cached}
 		ds.Fit, err = SplitFit(name, s, c.Seed)

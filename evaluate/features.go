@@ -60,6 +60,9 @@ type FaceSample struct {
 	Probs map[CropVariant]ModelProbs `json:"probs,omitempty"`
 	// Err is why the image or frame could not be scored ("" when it was).
 	Err string `json:"err,omitempty"`
+	// Geo is the smile geometry of the face's landmarks (CachedGeometry;
+	// nil when not computed or no face).
+	Geo *classify.SmileGeometry `json:"-"`
 }
 
 // Usable says the sample has network outputs.
@@ -329,23 +332,29 @@ func CachedSamples(ctx context.Context, dir, set string, items []Item, opt Extra
 
 func readSampleCache(file string) (sampleCache, error) {
 	var c sampleCache
+	err := readGzipJSON(file, &c)
+	return c, err
+}
+
+func readGzipJSON(file string, v any) error {
 	f, err := os.Open(file)
 	if err != nil {
-		return c, err
+		return err
 	}
 	defer f.Close()
 	z, err := gzip.NewReader(f)
 	if err != nil {
-		return c, err
+		return err
 	}
 	defer z.Close()
-	err = json.NewDecoder(z).Decode(&c)
-	return c, err
+	return json.NewDecoder(z).Decode(v)
 }
 
-// writeSampleCache writes a temporary file and renames it, so a cache file
+func writeSampleCache(file string, c sampleCache) error { return writeGzipJSON(file, c) }
+
+// writeGzipJSON writes a temporary file and renames it, so a cache file
 // is complete or absent.
-func writeSampleCache(file string, c sampleCache) error {
+func writeGzipJSON(file string, c any) error {
 	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)

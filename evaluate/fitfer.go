@@ -185,7 +185,7 @@ func FitFER(ctx context.Context, cfg FERFitConfig, w io.Writer) (models.Combinat
 func HappinessOf(c models.Combination, name string, cal bool, p ModelProbs) float64 {
 	h, f := p.view(c.Flip)
 	if name == classify.ModelCombined {
-		return classify.ApplyLogReg(c.Combined, classify.CombinationInputs(c, h, f))
+		return classify.ApplyLogReg(c.Combined, classify.CombinationInputs(c, h, f, nil))
 	}
 	var raw float64
 	switch name {

@@ -82,7 +82,10 @@ func (c Candidate) features(s FaceSample, eps float64) ([]float64, bool) {
 		return nil, false
 	}
 	comb := models.Combination{Version: 2, Eps: eps, Inputs: c.Inputs}
-	return classify.CombinationInputs(comb, h, f), true
+	if comb.NeedsLandmarks() && s.Geo == nil {
+		return nil, false
+	}
+	return classify.CombinationInputs(comb, h, f, s.Geo), true
 }
 
 // CombinationCandidate scores with a fixed combination file exactly as the
@@ -101,7 +104,10 @@ func CombinationCandidate(name string, comb models.Combination) Candidate {
 		if !ok {
 			return 0, false
 		}
-		return classify.ApplyLogReg(comb.Combined, classify.CombinationInputs(comb, h, f)), true
+		if comb.NeedsLandmarks() && s.Geo == nil {
+			return 0, false
+		}
+		return classify.ApplyLogReg(comb.Combined, classify.CombinationInputs(comb, h, f, s.Geo)), true
 	}}
 }
 
@@ -130,6 +136,11 @@ func InputsV1() []string {
 // InputsHappy are the logits of each network's P(happy).
 func InputsHappy() []string {
 	return []string{models.InputLogit("human"), models.InputLogit("faceapi")}
+}
+
+// InputsGeometry are the three smile geometry inputs.
+func InputsGeometry() []string {
+	return []string{models.InputMouthWidth, models.InputCornerLift, models.InputMouthOpen}
 }
 
 // InputsHappyNeutral adds each network's log P(neutral) to InputsHappy.

@@ -223,7 +223,7 @@ func TestRecipeInputsMatchV1(t *testing.T) {
 	h := [7]float64{0.05, 0.01, 0.04, 0.6, 0.1, 0.05, 0.15}
 	f := [7]float64{0.1, 0.02, 0.03, 0.5, 0.15, 0.1, 0.1}
 	v1 := classify.CombinationFeatures(h, f, 1e-6)
-	v2 := classify.CombinationInputs(models.Combination{Version: 2, Eps: 1e-6, Inputs: InputsV1()}, h, f)
+	v2 := classify.CombinationInputs(models.Combination{Version: 2, Eps: 1e-6, Inputs: InputsV1()}, h, f, nil)
 	if !reflect.DeepEqual(v1[:], v2) {
 		t.Errorf("v1 features %v, v2 inputs %v", v1, v2)
 	}

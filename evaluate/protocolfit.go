@@ -14,7 +14,7 @@ import (
 // DefaultCandidates are the model choices the protocol compares: the plain
 // average of both networks and a fixed combination (e.g. the shipped
 // combined_v1) as references, then the recipes it fits.
-func DefaultCandidates(fixed map[string]models.Combination) []Candidate {
+func DefaultCandidates(fixed map[string]models.Combination, geometry bool) []Candidate {
 	c := []Candidate{PlainAverageCandidate()}
 	names := make([]string, 0, len(fixed))
 	for n := range fixed {
@@ -34,6 +34,23 @@ func DefaultCandidates(fixed map[string]models.Combination) []Candidate {
 	for _, hm := range DefaultMargins {
 		for _, fm := range DefaultMargins {
 			c = append(c, Candidate{Name: fmt.Sprintf("happy logits (2), flip, crops %g/%g", hm, fm), Inputs: InputsHappy(), Human: m(hm), FaceAPI: m(fm), Flip: true})
+		}
+	}
+	if geometry {
+		geo := InputsGeometry()
+		c = append(c,
+			Candidate{Name: "smile geometry only (3)", Inputs: geo, Human: m(0.1), FaceAPI: m(0.1)},
+			Candidate{Name: "happy logits + geometry (5), flip, crops 0.1/0.1", Inputs: append(InputsHappy(), geo...), Human: m(0.1), FaceAPI: m(0.1), Flip: true},
+			Candidate{Name: "happy logits + geometry (5), no flip, crops 0.1/0.1", Inputs: append(InputsHappy(), geo...), Human: m(0.1), FaceAPI: m(0.1)},
+			Candidate{Name: "v1 inputs + geometry (18), flip, crops 0.1/0.1", Inputs: append(InputsV1(), geo...), Human: m(0.1), FaceAPI: m(0.1), Flip: true},
+		)
+		for _, hm := range DefaultMargins {
+			for _, fm := range DefaultMargins {
+				if hm == 0.1 && fm == 0.1 {
+					continue
+				}
+				c = append(c, Candidate{Name: fmt.Sprintf("happy logits + geometry (5), flip, crops %g/%g", hm, fm), Inputs: append(InputsHappy(), geo...), Human: m(hm), FaceAPI: m(fm), Flip: true})
+			}
 		}
 	}
 	return c

@@ -82,7 +82,23 @@ type Combination struct {
 const (
 	// InputLogitMean is the logit of the mean of both models' P(happy).
 	InputLogitMean = "logit((p(human.happy)+p(faceapi.happy))/2)"
+	// Smile geometry from the 68 landmarks (classify.SmileGeometry), in
+	// units of the eye distance.
+	InputMouthWidth = "geometry.mouth_width"
+	InputCornerLift = "geometry.corner_lift"
+	InputMouthOpen  = "geometry.mouth_open"
 )
+
+// NeedsLandmarks says the combination uses smile geometry inputs.
+func (c Combination) NeedsLandmarks() bool {
+	for _, in := range c.Inputs {
+		switch in {
+		case InputMouthWidth, InputCornerLift, InputMouthOpen:
+			return true
+		}
+	}
+	return false
+}
 
 // InputLogP names the log-probability of one class of one model,
 // e.g. "log p(human.happy)".
@@ -99,7 +115,7 @@ func KnownInputs() []string {
 			in = append(in, InputLogP(m, l))
 		}
 	}
-	return append(in, InputLogit("human"), InputLogit("faceapi"), InputLogitMean)
+	return append(in, InputLogit("human"), InputLogit("faceapi"), InputLogitMean, InputMouthWidth, InputCornerLift, InputMouthOpen)
 }
 
 // Validate checks a Combination for use.

@@ -31,23 +31,26 @@ type devFlags struct {
 	fer, genki, crema, cache, backend string
 	seed                              uint64
 	workers                           int
+	landmarks                         bool
 }
 
 // register adds the data flags; backend, seed and workers are the
 // command's own flags, set by the caller.
 func (d *devFlags) register(fs interface {
 	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
 }) {
 	fs.StringVar(&d.fer, "fer", "../shared/data/fer2013_test", "FER2013 test folder (one subfolder per class; PublicTest_ fit, PrivateTest_ held out)")
 	fs.StringVar(&d.genki, "genki", "../shared/data/genki4k/manifest.csv", "GENKI-4K manifest (whole photos)")
 	fs.StringVar(&d.crema, "crema", "evaluate/testdata/crema_d.csv", "CREMA-D manifest (labelled videos)")
 	fs.StringVar(&d.cache, "cache-dir", ".cache/devsets", "folder of the cached network outputs, one file per set (\"\": none)")
+	fs.BoolVar(&d.landmarks, "landmarks", true, "also compute every face's smile geometry from the 68 landmarks (model choices with geometry inputs)")
 }
 
 func (d *devFlags) load(ctx context.Context, stderr io.Writer, quiet bool) ([]evaluate.DevSet, error) {
 	bars := map[string]*progress{}
 	return evaluate.LoadDevSets(ctx, evaluate.DevConfig{
-		FER: d.fer, GENKI: d.genki, CREMA: d.crema, CacheDir: d.cache, Backend: d.backend, Seed: d.seed, Workers: d.workers,
+		FER: d.fer, GENKI: d.genki, CREMA: d.crema, CacheDir: d.cache, Backend: d.backend, Seed: d.seed, Workers: d.workers, Landmarks: d.landmarks,
 		Progress: func(set string, done, total int) {
 			b := bars[set]
 			if b == nil {
@@ -112,7 +115,7 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		o := evaluate.ProtocolOptions{Fit: evaluate.FitOptionsV2{Seed: d.seed}, Bootstrap: bootstrapN, SmoothMS: smooth.DefaultWindowMS, Reliability: *reliability}
-		res, best, err := evaluate.RunProtocol(stdout, sets, evaluate.DefaultCandidates(map[string]models.Combination{"combined_v1 (FER2013 PublicTest_ fit)": v1}), o)
+		res, best, err := evaluate.RunProtocol(stdout, sets, evaluate.DefaultCandidates(map[string]models.Combination{"combined_v1 (FER2013 PublicTest_ fit)": v1}, d.landmarks), o)
 		if err != nil {
 			return err
 		}
