@@ -20,7 +20,7 @@ import (
 // geometryCache is the file format of the smile geometry of a set's samples.
 type geometryCache struct {
 	// Key fingerprints the samples (paths, frames, boxes) and the backend.
-	Key string                     `json:"key"`
+	Key string                    `json:"key"`
 	Geo []*classify.SmileGeometry `json:"geo"`
 }
 
