@@ -52,6 +52,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *manifest != "" || len(pos) != 0 {
 			return usageError("--protocol reads the development sets (--fer, --genki, --crema): give no DIR or --manifest")
 		}
+		if *backends != classify.BackendOpenCV && *backends != classify.BackendONNXGo {
+			return usageError("--protocol runs one backend: --backend opencv or onnxgo, got %q", *backends)
+		}
 		d.backend, d.seed, d.workers = *backends, *seed, *workers
 		return runProtocolEval(ctx, d, *reliability, *quiet, stdout, stderr)
 	}
