@@ -162,6 +162,28 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	return s, nil
 }
 
+// CropMargin is the crop margin per side (a fraction of the detected face
+// box) the Scorer gives model name: the shipped combination's (its
+// Margins, the crop it was fitted with), else the model's Spec.Margin.
+func CropMargin(name string) (float64, error) {
+	spec, err := models.Get(name)
+	if err != nil {
+		return 0, fmt.Errorf("classify: %w", err)
+	}
+	c, err := models.LoadCombination()
+	if err != nil {
+		return 0, fmt.Errorf("classify: %w", err)
+	}
+	return cropMargin(c, spec), nil
+}
+
+func cropMargin(c models.Combination, spec models.Spec) float64 {
+	if m, ok := c.Margins[spec.Name]; ok {
+		return m
+	}
+	return spec.Margin
+}
+
 // ModelVersion names what makes the scores: the model and the embedded
 // combination and calibration file, e.g. "combined (combined_v2.json)".
 func (s *Scorer) ModelVersion() string { return ModelVersion(s.p.Model) }
@@ -268,10 +290,7 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 	for k, m := range s.models {
 		r := box
 		if s.det != nil {
-			margin := m.Spec().Margin
-			if cm, ok := s.cal.c.Margins[m.Name()]; ok {
-				margin = cm
-			}
+			margin := cropMargin(s.cal.c, m.Spec())
 			if s.p.Margin > 0 {
 				margin = s.p.Margin
 			}

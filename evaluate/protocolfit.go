@@ -56,17 +56,30 @@ func DefaultCandidates(fixed map[string]models.Combination, geometry bool) []Can
 	return c
 }
 
-// Choose returns the index of the fitted candidate with the best mean
-// leave-one-dataset-out AUC on the left-out sets' fit parts (ChoiceScore);
-// -1 when none is fitted. Held-out parts play no part in it.
+// ChoiceTie is the margin of mean LODO log-loss within which fitted
+// candidates count as tied (see Choose).
+const ChoiceTie = 0.005
+
+// Choose returns the index of the fitted candidate with the smallest mean
+// leave-one-dataset-out log-loss on the left-out sets' fit parts
+// (ChoiceLogLoss; a proper scoring rule: discrimination and calibration);
+// candidates within ChoiceTie of it are tied, and the tie goes to the best
+// mean LODO AUC on the same fit parts (ChoiceScore). -1 when none is
+// fitted. Held-out parts play no part in it.
 func Choose(res []CandidateResult) int {
-	best, bi := math.Inf(-1), -1
+	best := math.Inf(1)
+	for _, r := range res {
+		if r.Pooled != nil {
+			best = min(best, r.ChoiceLogLoss())
+		}
+	}
+	bi, bauc := -1, math.Inf(-1)
 	for i, r := range res {
-		if r.Pooled == nil {
+		if r.Pooled == nil || r.ChoiceLogLoss() > best+ChoiceTie {
 			continue
 		}
-		if s := r.ChoiceScore(); s > best {
-			best, bi = s, i
+		if a := r.ChoiceScore(); a > bauc {
+			bi, bauc = i, a
 		}
 	}
 	return bi
@@ -137,7 +150,7 @@ func ShipCombination(sets []DevSet, r CandidateResult, command string, seed uint
 		Positives:  r.Pooled.Positives,
 		Lambda:     r.Pooled.Lambda,
 		Seed:       seed,
-		FlipChoice: fmt.Sprintf("recipe %q chosen by the best mean leave-one-dataset-out AUC on the left-out sets' fit parts (%.4f)", r.Candidate.Name, r.ChoiceScore()),
+		FlipChoice: fmt.Sprintf("recipe %q chosen by evaluate.Choose: mean leave-one-dataset-out log-loss on the left-out sets' fit parts %.4f (ties within %g broken by mean LODO AUC there, %.4f)", r.Candidate.Name, r.ChoiceLogLoss(), ChoiceTie, r.ChoiceScore()),
 	}
 	return c, c.Validate()
 }
@@ -155,11 +168,26 @@ func RunProtocol(w io.Writer, sets []DevSet, cands []Candidate, o ProtocolOption
 		return nil, -1, err
 	}
 	best := Choose(res)
+	how := fmt.Sprintf("chosen by the smallest mean LODO log-loss on the left-out sets' fit parts, ties within %g to the best mean LODO AUC there", ChoiceTie)
+	if o.Target != "" {
+		best, how = -1, "the model under test"
+		for i, r := range res {
+			if r.Candidate.Name == o.Target {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil, -1, fmt.Errorf("evaluate: no candidate named %q", o.Target)
+		}
+	}
 	if best >= 0 {
-		fmt.Fprintf(w, "\nChosen (best mean LODO AUC on the left-out fit parts): **%s**\n", res[best].Candidate.Name)
+		fmt.Fprintf(w, "\n**%s** (%s)\n", res[best].Candidate.Name, how)
+		if err := TargetsReport(w, res[best], res[0]); err != nil {
+			return nil, -1, err
+		}
 		if o.Bootstrap > 0 {
-			for _, r := range res {
-				if r.Pooled == nil {
+			for i, r := range res {
+				if r.Pooled == nil && i != best {
 					if err := BootstrapReport(w, sets, res[best], r, o.Bootstrap, o.Fit.withDefaults().Seed); err != nil {
 						return nil, -1, err
 					}
@@ -189,14 +217,14 @@ func ShippedCandidates() ([]Candidate, error) {
 		if err != nil {
 			return nil, err
 		}
-		cands = append(cands, CombinationCandidate(f+" as shipped", c))
+		cands = append(cands, CombinationCandidate(ShippedName(f), c))
 	}
 	def, err := models.LoadCombination()
 	if err != nil {
 		return nil, err
 	}
 	r := RecipeOf(def)
-	r.Name = models.CombinationFile + " recipe, refitted by the protocol"
+	r.Name = models.CombinationFile + " recipe, refitted by the protocol (for LODO)"
 	return append(cands, r), nil
 }
 
@@ -215,3 +243,6 @@ func RecipeOf(c models.Combination) Candidate {
 	}
 	return r
 }
+
+// ShippedName is the protocol's name of an embedded combination file as shipped.
+func ShippedName(file string) string { return file + " as shipped" }

@@ -12,7 +12,7 @@ import (
 // two models and the calibration of every selectable model. It is written by
 // `affect fit-combination` (evaluate.RunProtocol); see README.md. Its name
 // is the version of the shipped scores (classify.ModelVersion).
-const CombinationFile = "combined_v1.json"
+const CombinationFile = "combined_v2.json"
 
 // combinationFiles are every combination file ever shipped, so that the
 // protocol can compare them.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/evaluate"
+	"github.com/affectlab/affect/models"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -185,7 +186,8 @@ func runProtocolEval(ctx context.Context, d devFlags, reliability, quiet bool, s
 	if err != nil {
 		return err
 	}
-	o := evaluate.ProtocolOptions{Fit: evaluate.FitOptionsV2{Seed: d.seed}, Bootstrap: bootstrapN, SmoothMS: smooth.DefaultWindowMS, Reliability: reliability}
+	o := evaluate.ProtocolOptions{Fit: evaluate.FitOptionsV2{Seed: d.seed}, Bootstrap: bootstrapN, SmoothMS: smooth.DefaultWindowMS, Reliability: reliability,
+		Target: evaluate.ShippedName(models.CombinationFile)}
 	fmt.Fprintf(stdout, "default model: %s\n", classify.ModelVersion(classify.DefaultModel))
 	_, _, err = evaluate.RunProtocol(stdout, sets, cands, o)
 	return err
