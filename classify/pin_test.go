@@ -26,7 +26,7 @@ const pinnedFace = "samples/face.jpg"
 // Values measured on OpenCV 4.6.0 (Debian bookworm) with the default
 // detector parameters.
 var (
-	pinnedBox  = image.Rect(28, 29, 176, 177)
+	pinnedBox = image.Rect(28, 29, 176, 177)
 	// The crops the Scorer gives each model: margin 0 for both since
 	// combined_v2.json (models/combined_v2.json "margins"; combined_v1 used
 	// Spec.Margin 0.1: crop (13,14)-(191,192)). Updated deliberately with
