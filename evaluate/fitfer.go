@@ -109,7 +109,7 @@ func FitFER(ctx context.Context, cfg FERFitConfig, w io.Writer) (models.Combinat
 		return c, err
 	}
 	// The settings that change the result.
-	c.Fit.Command = fmt.Sprintf("affect fit-combination --fer-only --data %s --fit %s --holdout %s --backend %s --seed %d --flip %s", cfg.Data, cfg.Fit, cfg.Holdout, cfg.Backend, cfg.Seed, cfg.Flip)
+	c.Fit.Command = fmt.Sprintf("affect fit-combination --fer-only --fer %s --fit %s --holdout %s --backend %s --seed %d --flip %s", cfg.Data, cfg.Fit, cfg.Holdout, cfg.Backend, cfg.Seed, cfg.Flip)
 	if cfg.Align {
 		c.Fit.Command += " --align"
 	}
