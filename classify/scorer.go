@@ -36,6 +36,11 @@ func ScorerNames() []string { return append(ModelNames(), ModelEnsemble, ModelCo
 // Frames of a low-quality face keep their score; the flag lets an analysis
 // leave them out (low_quality=1 in the per-frame CSV).
 const (
+	// QualityMargin is the margin per side (a fraction of the face box) of
+	// the crop on which sharpness and symmetry are measured: the models'
+	// crop when the rule was set (combined_v1), kept so that the quality
+	// signal does not change with the models' crops.
+	QualityMargin      = 0.1
 	MinFaceFrac        = 0.10
 	MinSharpness       = 20.0
 	SharpnessSide      = 64
@@ -285,8 +290,15 @@ type cropMeasures struct{ sharpness, symmetry float64 }
 
 func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.Face, cropMeasures, error) {
 	var sum [7]float64
-	var cm cropMeasures
-	measured := false
+	// The quality measures are taken on the box widened by QualityMargin
+	// (the crop the quality rule was set on), whatever crop the models see.
+	qr := box
+	if s.det != nil {
+		qr = CropBox(box, QualityMargin, bounds)
+	}
+	qregion := frame.Region(qr)
+	cm := s.measure(qregion)
+	qregion.Close()
 	for k, m := range s.models {
 		r := box
 		if s.det != nil {
@@ -305,9 +317,6 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 			for i := range p {
 				p[i] = (p[i] + q[i]) / 2
 			}
-		}
-		if err == nil && !measured {
-			cm, measured = s.measure(region), true
 		}
 		region.Close()
 		if err != nil {
