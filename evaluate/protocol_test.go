@@ -188,6 +188,15 @@ func TestExtractSamplesGENKI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sc.Close()
+	// The Scorer's crop and mirror averaging are the shipped combination's.
+	comb, err := models.LoadCombination()
+	if err != nil {
+		t.Fatal(err)
+	}
+	margin, err := classify.CropMargin("human")
+	if err != nil {
+		t.Fatal(err)
+	}
 	faces := 0
 	for i, x := range s {
 		if x.Err != "" || x.Path != items[i].Path || x.Happy != items[i].Happy {
@@ -206,10 +215,10 @@ func TestExtractSamplesGENKI(t *testing.T) {
 		if len(x.Probs) != 2 {
 			t.Errorf("%s: %d crop variants, want 2", filepath.Base(x.Path), len(x.Probs))
 		}
-		h, _ := x.Probs[MarginVariant(0.1)].view(true)
+		h, _ := x.Probs[MarginVariant(margin)].view(comb.Flip)
 		for j := range h {
 			if math.Abs(h[j]-got[0].Probs[j]) > 1e-6 {
-				t.Fatalf("%s: cached human (flip-averaged, margin 0.1) %v, Scorer %v", filepath.Base(x.Path), h, got[0].Probs)
+				t.Fatalf("%s: cached human (flip %v, margin %g) %v, Scorer %v", filepath.Base(x.Path), comb.Flip, margin, h, got[0].Probs)
 			}
 		}
 	}

@@ -29,6 +29,7 @@ func DefaultCandidates(fixed map[string]models.Combination, geometry bool) []Can
 		Candidate{Name: "v1 inputs (15), flip, crops 0.1/0.1", Inputs: InputsV1(), Human: m(0.1), FaceAPI: m(0.1), Flip: true},
 		Candidate{Name: "happy+neutral (4), flip, crops 0.1/0.1", Inputs: InputsHappyNeutral(), Human: m(0.1), FaceAPI: m(0.1), Flip: true},
 		Candidate{Name: "happy logits (2), no flip, crops 0.1/0.1", Inputs: InputsHappy(), Human: m(0.1), FaceAPI: m(0.1)},
+		Candidate{Name: "happy logits (2), no flip, crops 0/0", Inputs: InputsHappy(), Human: m(0), FaceAPI: m(0)},
 		Candidate{Name: "happy logits (2), TTA crops 0/0.1/0.2, flip", Inputs: InputsHappy(), TTA: []CropVariant{m(0), m(0.1), m(0.2)}, Flip: true},
 	)
 	for _, hm := range DefaultMargins {
