@@ -74,23 +74,26 @@ func LoadDevSets(ctx context.Context, c DevConfig) ([]DevSet, error) {
 	if c.Backend == "" {
 		c.Backend = classify.BackendOpenCV
 	}
-	var out []DevSet
-	for _, name := range DevSetNames {
-		var items []Item
+	// Read every set's list first, so that a missing set fails before
+	// any network runs.
+	lists := make([][]Item, len(DevSetNames))
+	for k, name := range DevSetNames {
 		var err error
-		crops := false
 		switch name {
 		case SetFER:
-			items, err = ReadDir(c.FER)
-			crops = true
+			lists[k], err = ReadDir(c.FER)
 		case SetGENKI:
-			items, err = ReadManifest(c.GENKI)
+			lists[k], err = ReadManifest(c.GENKI)
 		case SetCREMA:
-			items, err = ReadManifest(c.CREMA)
+			lists[k], err = ReadManifest(c.CREMA)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+	}
+	var out []DevSet
+	for k, name := range DevSetNames {
+		items, crops := lists[k], name == SetFER
 		opt := ExtractOptions{Backend: c.Backend, Detector: c.Detector, Crops: crops, Margins: c.Margins, Workers: c.Workers}
 		if c.Progress != nil {
 			total := len(items)
