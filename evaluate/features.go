@@ -68,7 +68,8 @@ type FaceSample struct {
 // Usable says the sample has network outputs.
 func (s FaceSample) Usable() bool { return s.Err == "" && len(s.Probs) > 0 }
 
-// Probs4 returns the outputs of variant v, or of the image itself for a face crop.
+// probs returns the outputs of variant v, or of the image itself for a face
+// crop or a photo without a face.
 func (s FaceSample) probs(v CropVariant) (ModelProbs, bool) {
 	if p, ok := s.Probs[VariantCrop]; ok {
 		return p, true

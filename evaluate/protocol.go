@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
@@ -192,7 +191,7 @@ func rows(parts ...part) (s []FaceSample, y []bool) {
 	return s, y
 }
 
-// Scorer scores one sample (ok false: not scorable).
+// sampleScorer scores one sample (ok false: not scorable).
 type sampleScorer func(FaceSample) (float64, bool)
 
 // FitOptionsV2 configure the protocol's fits.
@@ -376,13 +375,4 @@ func fmtFig(f Figures) string {
 		return "— | — | —"
 	}
 	return fmt.Sprintf("%.4f | %.4f | %.4f", f.AUC, f.BA, f.ECE)
-}
-
-// joinNames lists candidate names.
-func joinNames(cs []Candidate) string {
-	var n []string
-	for _, c := range cs {
-		n = append(n, c.Name)
-	}
-	return strings.Join(n, ", ")
 }
