@@ -8,9 +8,9 @@ import (
 )
 
 // ModelCombined is the learned combination of both models: a logistic
-// regression on their 14 class log-probabilities and the logit of their mean
-// P(happy) (models/combined_v1.json),
-// whose output is a calibrated P(happy). It is the default model.
+// regression on inputs computed from their class probabilities
+// (models.CombinationFile), whose output is a calibrated P(happy). It is
+// the default model.
 const ModelCombined = "combined"
 
 // ModelCombinedFast is the same combination refitted without mirror
@@ -50,6 +50,56 @@ func CombinationFeatures(human, faceapi [7]float64, eps float64) [NumCombination
 	return x
 }
 
+// CombinationInputs computes the inputs named by c.Inputs from both models'
+// probabilities (record.Labels order) and the face's smile geometry (nil
+// when the combination needs none, c.NeedsLandmarks): CombinationFeatures
+// for a version-1 combination, the named inputs (models.KnownInputs) for
+// version 2. A geometry input without geometry is NaN.
+func CombinationInputs(c models.Combination, human, faceapi [7]float64, geo *SmileGeometry) []float64 {
+	if c.Version < 2 {
+		x := CombinationFeatures(human, faceapi, c.Eps)
+		return x[:]
+	}
+	x := make([]float64, len(c.Inputs))
+	for i, name := range c.Inputs {
+		x[i] = inputValue(name, human, faceapi, geo, c.Eps)
+	}
+	return x
+}
+
+// inputValue is the value of one named input (models.KnownInputs); the
+// names are checked by models.Combination.Validate, an unknown one is NaN.
+func inputValue(name string, human, faceapi [7]float64, geo *SmileGeometry, eps float64) float64 {
+	switch name {
+	case models.InputMouthWidth, models.InputCornerLift, models.InputMouthOpen:
+		if geo == nil {
+			return math.NaN()
+		}
+		switch name {
+		case models.InputMouthWidth:
+			return geo.MouthWidth
+		case models.InputCornerLift:
+			return geo.CornerLift
+		}
+		return geo.MouthOpen
+	case models.InputLogitMean:
+		return Logit((human[record.HappyIndex]+faceapi[record.HappyIndex])/2, eps)
+	case models.InputLogit("human"):
+		return Logit(human[record.HappyIndex], eps)
+	case models.InputLogit("faceapi"):
+		return Logit(faceapi[record.HappyIndex], eps)
+	}
+	for i, l := range record.Labels {
+		switch name {
+		case models.InputLogP("human", l):
+			return math.Log(max(human[i], eps))
+		case models.InputLogP("faceapi", l):
+			return math.Log(max(faceapi[i], eps))
+		}
+	}
+	return math.NaN()
+}
+
 // ApplyLogReg returns sigmoid(bias + w·x).
 func ApplyLogReg(lr models.LogReg, x []float64) float64 {
 	z := lr.Bias
@@ -82,10 +132,9 @@ func RawHappiness(model string, human, faceapi [7]float64) float64 {
 // ships, evaluation measures and the fit calibrates: for "combined" the
 // learned combination of both models' probabilities (c.Combined); for the
 // others RawHappiness, Platt-calibrated with c.Platt[M] unless raw.
-func ModelHappiness(c models.Combination, model string, raw bool, human, faceapi [7]float64) float64 {
+func ModelHappiness(c models.Combination, model string, raw bool, human, faceapi [7]float64, geo *SmileGeometry) float64 {
 	if model == ModelCombined {
-		x := CombinationFeatures(human, faceapi, c.Eps)
-		return ApplyLogReg(c.Combined, x[:])
+		return ApplyLogReg(c.Combined, CombinationInputs(c, human, faceapi, geo))
 	}
 	p := RawHappiness(model, human, faceapi)
 	if raw {
@@ -103,8 +152,9 @@ type calibrator struct {
 }
 
 // happiness returns the calibrated P(happy) from per-model probabilities
-// (probs[i] belongs to the i-th model of the Scorer, named names[i]).
-func (k calibrator) happiness(names []string, probs [][7]float64) float64 {
+// (probs[i] belongs to the i-th model of the Scorer, named names[i]) and
+// the face's smile geometry (when the combination uses it).
+func (k calibrator) happiness(names []string, probs [][7]float64, geo *SmileGeometry) float64 {
 	var h, f [7]float64
 	for i, n := range names {
 		switch n {
@@ -114,5 +164,5 @@ func (k calibrator) happiness(names []string, probs [][7]float64) float64 {
 			f = probs[i]
 		}
 	}
-	return ModelHappiness(k.c, k.model, k.raw, h, f)
+	return ModelHappiness(k.c, k.model, k.raw, h, f, geo)
 }

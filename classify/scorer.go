@@ -44,6 +44,11 @@ func ScorerNames() []string {
 // Frames of a low-quality face keep their score; the flag lets an analysis
 // leave them out (low_quality=1 in the per-frame CSV).
 const (
+	// QualityMargin is the margin per side (a fraction of the face box) of
+	// the crop on which sharpness and symmetry are measured: the models'
+	// crop when the rule was set (combined_v1), kept so that the quality
+	// signal does not change with the models' crops.
+	QualityMargin      = 0.1
 	MinFaceFrac        = 0.10
 	MinSharpness       = 20.0
 	SharpnessSide      = 64
@@ -66,7 +71,7 @@ func QualityLow(q record.Quality) bool {
 type ScorerParams struct {
 	// Model is "human", "faceapi", "ensemble" (mean of both models'
 	// probabilities) or "combined" (default: logistic regression on both
-	// models' log-probabilities, models/combined_v1.json).
+	// models' outputs, models.CombinationFile).
 	Model string
 	// Backend is "opencv" (default, fast) or "onnxgo" (pure Go).
 	Backend string
@@ -82,11 +87,11 @@ type ScorerParams struct {
 	// Happiness instead of its Platt-calibrated value (for measurement only;
 	// "combined" is calibrated by construction and ignores it).
 	Uncalibrated bool
-	// Margin, when > 0, overrides every model's crop margin (models.Spec.Margin,
-	// a fraction of the face box per side) around detected faces: for
-	// measuring which margin suits a model.
+	// Margin, when > 0, overrides every model's crop margin (the
+	// combination's Margins, else models.Spec.Margin; a fraction of the face
+	// box per side) around detected faces: for measuring which margin suits a model.
 	Margin float64
-	// NoFlip turns off the mirror averaging that models/combined_v1.json asks
+	// NoFlip turns off the mirror averaging that models.CombinationFile asks
 	// for (for measurement only: the calibration was fitted with it).
 	NoFlip bool
 }
@@ -104,21 +109,24 @@ type Timing struct {
 // Scorer finds faces in a frame and scores each for happiness.
 // A Scorer is not safe for concurrent use: make one per goroutine.
 type Scorer struct {
-	p      ScorerParams
-	det    FaceDetector
-	lm     *Landmarker
-	models []*Model
-	names  []string
-	cal    calibrator
-	flip   bool
-	crop   gocv.Mat
-	gray   gocv.Mat
-	small  gocv.Mat
-	lap    gocv.Mat
-	mirror gocv.Mat
-	match  gocv.Mat
-	probs  [][7]float64
-	timing Timing
+	p   ScorerParams
+	det FaceDetector
+	// lm finds every scored face's 68 landmarks (head pose; smile
+	// geometry when the combination uses it: geometry).
+	lm       *Landmarker
+	geometry bool
+	models   []*Model
+	names    []string
+	cal      calibrator
+	flip     bool
+	crop     gocv.Mat
+	gray     gocv.Mat
+	small    gocv.Mat
+	lap      gocv.Mat
+	mirror   gocv.Mat
+	match    gocv.Mat
+	probs    [][7]float64
+	timing   Timing
 }
 
 // NewScorer loads the detector and model(s).
@@ -166,6 +174,7 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 		return nil, err
 	}
 	s.lm = lm
+	s.geometry = p.Model == ModelCombined && comb.NeedsLandmarks()
 	s.crop = gocv.NewMat()
 	s.gray = gocv.NewMat()
 	s.small = gocv.NewMat()
@@ -174,6 +183,44 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 	s.match = gocv.NewMat()
 	s.probs = make([][7]float64, len(s.models))
 	return s, nil
+}
+
+// CropMargin is the crop margin per side (a fraction of the detected face
+// box) the Scorer gives model name: the shipped combination's (its
+// Margins, the crop it was fitted with), else the model's Spec.Margin.
+func CropMargin(name string) (float64, error) {
+	spec, err := models.Get(name)
+	if err != nil {
+		return 0, fmt.Errorf("classify: %w", err)
+	}
+	c, err := models.LoadCombination()
+	if err != nil {
+		return 0, fmt.Errorf("classify: %w", err)
+	}
+	return cropMargin(c, spec), nil
+}
+
+func cropMargin(c models.Combination, spec models.Spec) float64 {
+	if m, ok := c.Margins[spec.Name]; ok {
+		return m
+	}
+	return spec.Margin
+}
+
+// ModelVersion names what makes the scores: the model and the embedded
+// combination and calibration file, e.g. "combined (combined_v2.json)".
+func (s *Scorer) ModelVersion() string { return ModelVersion(s.p.Model) }
+
+// ModelVersion names a selectable model with the combination and
+// calibration file it uses (models.CombinationFile), for result files.
+func ModelVersion(model string) string {
+	if model == "" {
+		model = DefaultModel
+	}
+	if model == ModelCombinedFast {
+		return model + " (" + models.FastCombinationFile + ")"
+	}
+	return model + " (" + models.CombinationFile + ")"
 }
 
 // Params returns the parameters with defaults filled in.
@@ -242,7 +289,22 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]recor
 	faces := make([]record.Face, 0, len(dets))
 	for _, d := range dets {
 		b := d.Box
-		f, m, err := s.scoreBox(frame, b, bounds)
+		// Landmarks on the face box itself (not the models' margin crop):
+		// head pose for the quality rule, and smile geometry when the
+		// combination uses it.
+		t1 := time.Now()
+		l, err := s.lm.Landmarks(frame, b)
+		s.timing.Landmarks += time.Since(t1)
+		if err != nil {
+			return nil, err
+		}
+		var geo *SmileGeometry
+		if s.geometry {
+			if g, ok := SmileGeometryOf(&l); ok {
+				geo = &g
+			}
+		}
+		f, m, err := s.scoreBox(frame, b, bounds, geo)
 		if err != nil {
 			return nil, err
 		}
@@ -250,13 +312,6 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]recor
 		if d.Neighbors >= 0 {
 			n := d.Neighbors
 			q.DetectNeighbors = &n
-		}
-		// Landmarks on the face box itself (not the models' margin crop).
-		t1 := time.Now()
-		l, err := s.lm.Landmarks(frame, b)
-		s.timing.Landmarks += time.Since(t1)
-		if err != nil {
-			return nil, err
 		}
 		pose := HeadPose(&l)
 		q.Yaw, q.Pitch, q.Roll = &pose.Yaw, &pose.Pitch, &pose.Roll
@@ -273,14 +328,23 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]recor
 // cropMeasures are the quality measures of a face crop.
 type cropMeasures struct{ sharpness, symmetry float64 }
 
-func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.Face, cropMeasures, error) {
+// scoreBox scores the face in box; geo is its smile geometry (nil: none),
+// used when the combination asks for it.
+func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle, geo *SmileGeometry) (record.Face, cropMeasures, error) {
 	var sum [7]float64
-	var cm cropMeasures
-	measured := false
+	// The quality measures are taken on the box widened by QualityMargin
+	// (the crop the quality rule was set on), whatever crop the models see.
+	qr := box
+	if s.det != nil {
+		qr = CropBox(box, QualityMargin, bounds)
+	}
+	qregion := frame.Region(qr)
+	cm := s.measure(qregion)
+	qregion.Close()
 	for k, m := range s.models {
 		r := box
 		if s.det != nil {
-			margin := m.Spec().Margin
+			margin := cropMargin(s.cal.c, m.Spec())
 			if s.p.Margin > 0 {
 				margin = s.p.Margin
 			}
@@ -296,9 +360,6 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 				p[i] = (p[i] + q[i]) / 2
 			}
 		}
-		if err == nil && !measured {
-			cm, measured = s.measure(region), true
-		}
 		region.Close()
 		if err != nil {
 			return record.Face{}, cropMeasures{}, fmt.Errorf("classify: model %s: %w", m.Name(), err)
@@ -312,7 +373,10 @@ func (s *Scorer) scoreBox(frame gocv.Mat, box, bounds image.Rectangle) (record.F
 	for i := range sum {
 		f.Probs[i] = sum[i] / float64(len(s.models))
 	}
-	f.Happiness = s.cal.happiness(s.names, s.probs)
+	f.Happiness = s.cal.happiness(s.names, s.probs, geo)
+	if math.IsNaN(f.Happiness) {
+		return record.Face{}, cropMeasures{}, errors.New("classify: no smile geometry for this face (its eyes coincide): cannot score it")
+	}
 	return f, cm, nil
 }
 

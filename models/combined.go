@@ -1,7 +1,7 @@
 package models
 
 import (
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +10,15 @@ import (
 
 // CombinationFile is the embedded file with the learned combination of the
 // two models and the calibration of every selectable model. It is written by
-// `affect fit-combination` (cmd/affect/fit.go); see README.md.
-const CombinationFile = "combined_v1.json"
+// `affect fit-combination` (evaluate.RunProtocol); see README.md. Its name
+// is the version of the shipped scores (classify.ModelVersion).
+const CombinationFile = "combined_v2.json"
 
-//go:embed combined_v1.json
-var combinationJSON []byte
+// combinationFiles are every combination file ever shipped, so that the
+// protocol can compare them.
+//
+//go:embed combined_v*.json
+var combinationFiles embed.FS
 
 // ErrBadCombination is returned when a combination file is malformed.
 var ErrBadCombination = errors.New("bad combination file")
@@ -56,11 +60,17 @@ type Combination struct {
 	Flip bool `json:"flip"`
 	// Eps is the floor applied to a probability before its logarithm.
 	Eps float64 `json:"eps"`
-	// Inputs name the features of Combined, in order: the log-probability of
-	// each class (record.Labels order) of each model (human, then faceapi),
-	// then the logit of the mean of both models' happy probabilities.
+	// Margins (version 2; optional) is the crop margin per side, as a
+	// fraction of the detected face box, given to each model ("human",
+	// "faceapi"), replacing Spec.Margin: the crop the combination was
+	// fitted with.
+	Margins map[string]float64 `json:"margins,omitempty"`
+	// Inputs name the features of Combined, in order. Version 1: the
+	// log-probability of each class (record.Labels order) of each model
+	// (human, then faceapi), then the logit of the mean of both models'
+	// happy probabilities (15). Version 2: any of KnownInputs.
 	Inputs []string `json:"inputs"`
-	// Combined maps the 15 inputs to a calibrated P(happy).
+	// Combined maps the inputs to a calibrated P(happy).
 	Combined LogReg `json:"combined"`
 	// Platt calibrates the happy probability of "human", "faceapi" and
 	// "ensemble" (the mean of both models' probabilities).
@@ -68,13 +78,73 @@ type Combination struct {
 	Fit   FitInfo          `json:"fit"`
 }
 
+// Input names of a combination (Combination.Inputs).
+const (
+	// InputLogitMean is the logit of the mean of both models' P(happy).
+	InputLogitMean = "logit((p(human.happy)+p(faceapi.happy))/2)"
+	// Smile geometry from the 68 landmarks (classify.SmileGeometry), in
+	// units of the eye distance.
+	InputMouthWidth = "geometry.mouth_width"
+	InputCornerLift = "geometry.corner_lift"
+	InputMouthOpen  = "geometry.mouth_open"
+)
+
+// NeedsLandmarks says the combination uses smile geometry inputs.
+func (c Combination) NeedsLandmarks() bool {
+	for _, in := range c.Inputs {
+		switch in {
+		case InputMouthWidth, InputCornerLift, InputMouthOpen:
+			return true
+		}
+	}
+	return false
+}
+
+// InputLogP names the log-probability of one class of one model,
+// e.g. "log p(human.happy)".
+func InputLogP(model, label string) string { return "log p(" + model + "." + label + ")" }
+
+// InputLogit names the logit of one model's P(happy), e.g. "logit(p(faceapi.happy))".
+func InputLogit(model string) string { return "logit(p(" + model + ".happy))" }
+
+// KnownInputs are the input names a version-2 combination may use.
+func KnownInputs() []string {
+	var in []string
+	for _, m := range []string{"human", "faceapi"} {
+		for _, l := range []string{"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"} {
+			in = append(in, InputLogP(m, l))
+		}
+	}
+	return append(in, InputLogit("human"), InputLogit("faceapi"), InputLogitMean, InputMouthWidth, InputCornerLift, InputMouthOpen)
+}
+
 // Validate checks a Combination for use.
 func (c Combination) Validate() error {
-	if c.Version != 1 {
-		return fmt.Errorf("%w: version %d, want 1", ErrBadCombination, c.Version)
-	}
-	if len(c.Combined.Weights) != 15 || len(c.Inputs) != 15 {
-		return fmt.Errorf("%w: %d weights and %d inputs, want 15", ErrBadCombination, len(c.Combined.Weights), len(c.Inputs))
+	switch c.Version {
+	case 1:
+		if len(c.Combined.Weights) != 15 || len(c.Inputs) != 15 {
+			return fmt.Errorf("%w: %d weights and %d inputs, want 15", ErrBadCombination, len(c.Combined.Weights), len(c.Inputs))
+		}
+	case 2:
+		if len(c.Inputs) == 0 || len(c.Combined.Weights) != len(c.Inputs) {
+			return fmt.Errorf("%w: %d weights for %d inputs", ErrBadCombination, len(c.Combined.Weights), len(c.Inputs))
+		}
+		known := map[string]bool{}
+		for _, k := range KnownInputs() {
+			known[k] = true
+		}
+		for _, in := range c.Inputs {
+			if !known[in] {
+				return fmt.Errorf("%w: unknown input %q (known: %v)", ErrBadCombination, in, KnownInputs())
+			}
+		}
+		for m, v := range c.Margins {
+			if (m != "human" && m != "faceapi") || !(v >= 0 && v <= 0.5) {
+				return fmt.Errorf("%w: crop margin %q = %v: want human or faceapi, in [0, 0.5]", ErrBadCombination, m, v)
+			}
+		}
+	default:
+		return fmt.Errorf("%w: version %d, want 1 or 2", ErrBadCombination, c.Version)
 	}
 	if !(c.Eps > 0 && c.Eps < 0.01) {
 		return fmt.Errorf("%w: eps %g must be in (0, 0.01)", ErrBadCombination, c.Eps)
@@ -126,10 +196,28 @@ func LoadFastCombination() (Combination, error) {
 }
 
 // LoadCombination returns the embedded combination (CombinationFile).
-func LoadCombination() (Combination, error) {
-	c, err := ParseCombination(combinationJSON)
+func LoadCombination() (Combination, error) { return LoadCombinationFile(CombinationFile) }
+
+// LoadCombinationFile returns an embedded combination file by name
+// (combined_v1.json, ...).
+func LoadCombinationFile(name string) (Combination, error) {
+	b, err := combinationFiles.ReadFile(name)
 	if err != nil {
-		return c, fmt.Errorf("embedded %s: %w", CombinationFile, err)
+		return Combination{}, fmt.Errorf("%w: no embedded %s", ErrBadCombination, name)
+	}
+	c, err := ParseCombination(b)
+	if err != nil {
+		return c, fmt.Errorf("embedded %s: %w", name, err)
 	}
 	return c, nil
+}
+
+// CombinationFiles lists the embedded combination files, oldest first.
+func CombinationFiles() []string {
+	var out []string
+	entries, _ := combinationFiles.ReadDir(".")
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
 }

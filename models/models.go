@@ -193,8 +193,12 @@ func Version(scorer string) (string, error) {
 	}
 	switch scorer {
 	case "combined":
-		fmt.Fprintf(h, "%s:%d:", CombinationFile, len(combinationJSON))
-		h.Write(combinationJSON)
+		b, err := combinationFiles.ReadFile(CombinationFile)
+		if err != nil {
+			return "", fmt.Errorf("embedded %s: %w", CombinationFile, err)
+		}
+		fmt.Fprintf(h, "%s:%d:", CombinationFile, len(b))
+		h.Write(b)
 	case "combined-fast":
 		fmt.Fprintf(h, "%s:%d:", FastCombinationFile, len(fastCombinationJSON))
 		h.Write(fastCombinationJSON)

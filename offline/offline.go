@@ -31,8 +31,9 @@ var ErrIncomplete = errors.New("result written with status incomplete")
 type FileSummary struct {
 	Input string `json:"input"`
 	Model string `json:"model"`
-	// ModelVersion identifies the weights (and combination) that made the
-	// scores (models.Version): the same version, the same model.
+	// ModelVersion names the model with the combination and calibration
+	// file that made the scores and a digest of the weights
+	// (models.Version), e.g. "combined (combined_v2.json) sha256:1a2b3c4d5e6f".
 	ModelVersion string `json:"model_version,omitempty"`
 	Backend      string `json:"backend"`
 	// Status is "complete" (every frame of the input was scored) or
@@ -156,7 +157,10 @@ func File(ctx context.Context, in, outDir string, o FileOptions) (export.Paths, 
 	if backend == "" {
 		backend = classify.BackendOpenCV
 	}
-	version, _ := models.Version(model)
+	version := classify.ModelVersion(model)
+	if sha, err := models.Version(model); err == nil {
+		version += " " + sha
+	}
 	fsum := FileSummary{
 		Input: name, Model: model, ModelVersion: version, Backend: backend, Status: "complete",
 		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,

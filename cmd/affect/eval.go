@@ -12,6 +12,7 @@ import (
 
 	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/evaluate"
+	"github.com/affectlab/affect/models"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -43,9 +44,22 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	smoothWin := fs.Duration("smooth", smooth.DefaultWindowMS*time.Millisecond, "videos: score each frame by the centred moving average over this window, the happiness_smoothed column of the result files (0: raw per-frame scores only); the raw figures are printed too")
 	detector := fs.String("detector", classify.DefaultDetector, "face detector: blazeface (default), blazeface-back, haar, lbp or a cascade XML file")
 	excludeLow := fs.Bool("exclude-low", false, "leave faces that fail the quality rule out of the figures (as low_quality=1 rows)")
+	protocol := fs.Bool("protocol", false, "instead of DIR or --manifest: the evaluation protocol on the development sets (--fer, --genki, --crema): the shipped default, combined_v1 and the plain average held out within each set, and the default's recipe leave-one-dataset-out")
+	var d devFlags
+	d.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *protocol {
+		if *manifest != "" || len(pos) != 0 {
+			return usageError("--protocol reads the development sets (--fer, --genki, --crema): give no DIR or --manifest")
+		}
+		if *backends != classify.BackendOpenCV && *backends != classify.BackendONNXGo {
+			return usageError("--protocol runs one backend: --backend opencv or onnxgo, got %q", *backends)
+		}
+		d.backend, d.seed, d.workers = *backends, *seed, *workers
+		return runProtocolEval(ctx, d, *reliability, *quiet, stdout, stderr)
 	}
 	if (*manifest == "") == (len(pos) == 0) || len(pos) > 1 {
 		return usageError("give either one DIR or --manifest FILE.csv")
@@ -174,4 +188,21 @@ func splitChoice(v string, choices []string, flagName string) ([]string, error) 
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// runProtocolEval prints the protocol's tables for the shipped default.
+func runProtocolEval(ctx context.Context, d devFlags, reliability, quiet bool, stdout, stderr io.Writer) error {
+	sets, err := d.load(ctx, stderr, quiet)
+	if err != nil {
+		return err
+	}
+	cands, err := evaluate.ShippedCandidates()
+	if err != nil {
+		return err
+	}
+	o := evaluate.ProtocolOptions{Fit: evaluate.FitOptionsV2{Seed: d.seed}, Bootstrap: bootstrapN, SmoothMS: smooth.DefaultWindowMS, Reliability: reliability,
+		Target: evaluate.ShippedName(models.CombinationFile)}
+	fmt.Fprintf(stdout, "default model: %s\n", classify.ModelVersion(classify.DefaultModel))
+	_, _, err = evaluate.RunProtocol(stdout, sets, cands, o)
+	return err
 }

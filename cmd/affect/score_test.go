@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/affectlab/affect/models"
 	"image"
 	"image/color"
 	"os"
@@ -139,6 +140,10 @@ func TestScoreImageWithNoFace(t *testing.T) {
 	}
 	if sum.Overall.Frames != 1 || sum.Overall.FaceFrames != 0 || sum.Overall.Mean != nil || sum.Status != "complete" {
 		t.Fatalf("summary: %s", b)
+	}
+	// Every number says which model made it, down to the combination file.
+	if want := "combined (" + models.CombinationFile + ") sha256:"; sum.Model != "combined" || !strings.HasPrefix(sum.ModelVersion, want) {
+		t.Errorf("summary model %q, model_version %q; want combined, %q", sum.Model, sum.ModelVersion, want)
 	}
 }
 
