@@ -83,6 +83,14 @@ func NewFaceTrackerWith(p DetectorParams, tp TrackParams) (*FaceTracker, error) 
 // Close releases the detector.
 func (t *FaceTracker) Close() error { return t.det.Close() }
 
+// Reset forgets every track and the participant: the next frame is scored
+// as if it were the first. For frames that are unrelated photos (a folder
+// of images), where the face of one photo says nothing about the next.
+func (t *FaceTracker) Reset() {
+	t.tracks = t.tracks[:0]
+	t.primaryID, t.lastBox, t.missing, t.n = 0, image.Rectangle{}, 0, 0
+}
+
 // Detections are the faces of one frame.
 type Detections struct {
 	// Faces are the faces, largest first, each with its track ID.

@@ -85,6 +85,9 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 		return Stats{}, err
 	}
 	defer tracker.Close()
+	// The images of a folder are unrelated photos: each is searched whole
+	// and its largest face is the participant's, whatever the photo before.
+	stills := src.Info().Kind == capture.KindDir || src.Info().Kind == capture.KindImage
 	scorers := make([]*classify.Scorer, 0, workers)
 	defer func() {
 		for _, s := range scorers {
@@ -139,6 +142,9 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 		for j := range decoded {
 			if j.frame.Err == nil && !j.frame.Image.Empty() {
 				t1 := time.Now()
+				if stills {
+					tracker.Reset()
+				}
 				j.det = tracker.Next(j.frame.Image)
 				stats.Timing.Detect += time.Since(t1)
 			}
