@@ -99,8 +99,10 @@ func (p Params) Validate() error {
 	if p.Threshold > 1 || p.MinFace >= 1 || p.Every < 0 || p.DetectWidth < 0 || p.KeyframeEvery < 0 {
 		return errors.New("a setting is out of range")
 	}
-	if _, err := classify.FindCascade(p.Detector); err != nil {
-		return fmt.Errorf("detector: %w", err)
+	if p.Detector != "" && !classify.IsBlazeFace(p.Detector) {
+		if _, err := classify.FindCascade(p.Detector); err != nil {
+			return fmt.Errorf("detector: %w", err)
+		}
 	}
 	return p.AggregateConfig(0).Validate()
 }

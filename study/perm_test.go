@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -221,7 +222,8 @@ func TestPermissionsFromDeployConfig(t *testing.T) {
 	if err := pipeline.StartSession(cctx, capture.js, "s07", pipeline.SessionStart{Source: "camera 0"}); err != nil {
 		t.Fatalf("capture: own session_start: %v\n%s", err, capture.violations())
 	}
-	if _, err := capture.js.Publish(ctx, pipeline.FramesSubject("s07"), []byte(`{}`)); err != nil {
+	frame, _ := json.Marshal(record.FrameScore{Schema: record.SchemaVersion, Session: "s07", Source: "camera 0", CaptureUnixNano: time.Now().UnixNano()})
+	if _, err := capture.js.Publish(ctx, pipeline.FramesSubject("s07"), frame); err != nil {
 		t.Fatalf("capture: own frames: %v", err)
 	}
 	// ... and nothing else.
