@@ -112,7 +112,7 @@ func ExtractSamples(ctx context.Context, set string, items []Item, opt ExtractOp
 	}
 	type worker struct {
 		h, f *classify.Model
-		det  *classify.Detector
+		det  classify.FaceDetector
 	}
 	var ws []worker
 	defer func() {
@@ -135,7 +135,7 @@ func ExtractSamples(ctx context.Context, set string, items []Item, opt ExtractOp
 			return nil, err
 		}
 		if !opt.Crops {
-			if w.det, err = classify.NewDetector(opt.Detector); err != nil {
+			if w.det, err = classify.NewFaceDetector(opt.Detector); err != nil {
 				w.h.Close()
 				w.f.Close()
 				return nil, err
@@ -173,7 +173,7 @@ type extractor struct {
 	margins []float64
 }
 
-func (ex extractor) image(s FaceSample, det *classify.Detector) FaceSample {
+func (ex extractor) image(s FaceSample, det classify.FaceDetector) FaceSample {
 	img := gocv.IMRead(s.Path, gocv.IMReadColor)
 	defer img.Close()
 	if img.Empty() {
