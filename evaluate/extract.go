@@ -118,19 +118,9 @@ func probsOne(h, f *classify.Model, mirror *gocv.Mat, al *classify.Aligner, eyes
 		}
 		rot.CopyTo(&img)
 	}
-	gocv.Flip(img, mirror, 1)
-	for _, s := range []struct {
-		m   *classify.Model
-		src gocv.Mat
-		dst *[7]float64
-	}{{h, img, &r.Human}, {h, *mirror, &r.HumanFlip}, {f, img, &r.FaceAPI}, {f, *mirror, &r.FaceAPIFlip}} {
-		p, err := s.m.Predict(s.src)
-		if err != nil {
-			r.Err = err
-			return r
-		}
-		*s.dst = p
-	}
+	aligned := r.Aligned
+	r = probsOne2(h, f, img, mirror)
+	r.Aligned = aligned
 	return r
 }
 
