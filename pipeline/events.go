@@ -104,7 +104,6 @@ type SessionEnd struct {
 	EndKey string `json:"end_key,omitempty"`
 	// Gaps are the stretches in which the camera or stream delivered no
 	// frames (capture.Gaps); the last one is unrecovered when SourceLost.
-	// [issue 9 defect 8, offline helper: capture outcome in session_end]
 	Gaps []record.Gap `json:"gaps,omitempty"`
 	// SourceLost: the capture ended because the source was lost
 	// (capture.ErrSourceLost), not at its end.
