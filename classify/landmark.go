@@ -49,20 +49,7 @@ type Landmarker struct {
 // Close it when done.
 func NewLandmarker(backend string) (*Landmarker, error) {
 	spec := models.Landmarks()
-	var file string
-	switch backend {
-	case BackendONNXGo:
-		file = spec.File
-	case BackendOpenCV:
-		file = spec.FastFile
-	default:
-		return nil, fmt.Errorf("classify: %w %q (choose %s or %s)", ErrUnknownBackend, backend, BackendOpenCV, BackendONNXGo)
-	}
-	b, err := models.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("classify: %w", err)
-	}
-	be, err := newBackend(backend, b, []int{1, spec.Channels, spec.InputSize, spec.InputSize})
+	be, err := loadBackend(spec, backend)
 	if err != nil {
 		return nil, fmt.Errorf("classify: landmark model: %w", err)
 	}

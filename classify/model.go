@@ -39,20 +39,7 @@ func NewModel(name, backend string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
-	var file string
-	switch backend {
-	case BackendONNXGo:
-		file = spec.File
-	case BackendOpenCV:
-		file = spec.FastFile
-	default:
-		return nil, fmt.Errorf("classify: %w %q (choose %s or %s)", ErrUnknownBackend, backend, BackendOpenCV, BackendONNXGo)
-	}
-	b, err := models.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("classify: %w", err)
-	}
-	be, err := newBackend(backend, b, []int{1, spec.Channels, spec.InputSize, spec.InputSize})
+	be, err := loadBackend(spec, backend)
 	if err != nil {
 		return nil, fmt.Errorf("classify: model %s: %w", name, err)
 	}
@@ -124,4 +111,24 @@ func (m *Model) Close() error {
 	err := m.backend.Close()
 	m.backend = nil
 	return err
+}
+
+// loadBackend loads spec's graph into the named backend: BackendONNXGo runs
+// spec.File (the folded graph), BackendOpenCV spec.FastFile (grouped
+// convolutions), with a 1 x Channels x InputSize x InputSize input.
+func loadBackend(spec models.Spec, backend string) (Backend, error) {
+	var file string
+	switch backend {
+	case BackendONNXGo:
+		file = spec.File
+	case BackendOpenCV:
+		file = spec.FastFile
+	default:
+		return nil, fmt.Errorf("%w %q (choose %s or %s)", ErrUnknownBackend, backend, BackendOpenCV, BackendONNXGo)
+	}
+	b, err := models.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	return newBackend(backend, b, []int{1, spec.Channels, spec.InputSize, spec.InputSize})
 }
