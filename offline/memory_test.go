@@ -2,8 +2,6 @@ package offline
 
 import (
 	"context"
-	"encoding/csv"
-	"os"
 	"runtime"
 	"testing"
 
@@ -111,7 +109,7 @@ func TestScoreMemoryPerFrame(t *testing.T) {
 	if err := sink.res.Commit(300, &export.PlotOptions{}, map[string]int{"frames": n2}); err != nil {
 		t.Fatal(err)
 	}
-	if rows := len(readCSV(t, paths.Frames)) - 1; rows != n2 {
+	if rows := len(testenv.ReadCSV(t, paths.Frames)) - 1; rows != n2 {
 		t.Fatalf("%d rows written, want %d", rows, n2)
 	}
 	t.Logf("heap per frame: %.0f B streaming (was %.0f B keeping every frame)", perFrame, keptPerFrame)
@@ -137,18 +135,4 @@ func BenchmarkScoreSink(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
-	"github.com/affectlab/affect/models"
 	"image"
 	"image/color"
 	"os"
@@ -12,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/affectlab/affect/models"
 
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/internal/testenv"
@@ -27,19 +27,7 @@ func affect(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
+func readCSV(t *testing.T, path string) [][]string { return testenv.ReadCSV(t, path) }
 
 func TestScoreBadInput(t *testing.T) {
 	dir := t.TempDir()

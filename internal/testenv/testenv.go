@@ -2,6 +2,7 @@
 package testenv
 
 import (
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,4 +45,19 @@ func Shared(t testing.TB, rel string) string {
 		t.Skipf("shared evaluation data %s is absent (expected ../shared/data beside the repository, or set AFFECT_SHARED_DATA): skipping", p)
 	}
 	return p
+}
+
+// ReadCSV reads every row of the CSV file at path (header included).
+func ReadCSV(t testing.TB, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
