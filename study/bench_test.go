@@ -127,7 +127,7 @@ func BenchmarkQueueOverhead(b *testing.B) {
 		rec, _ := decodeRecord(entry.Value())
 		rec.State, rec.Worker = StateRunning, w.ID
 		w.put(ctx, &rec)
-		r, err := w.store(ctx, &j, paths, sum)
+		r, err := w.store(ctx, &j, paths, sum, natstest.Quiet)
 		if err != nil {
 			b.Fatal(err)
 		}

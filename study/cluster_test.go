@@ -1,12 +1,15 @@
 package study
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +52,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	}
 	c := natstest.StartCluster(t, t.TempDir(), 3)
 	urls := c.URLs()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin := clusterConn(t, urls, "admin")
 	res, err := Ensure(ctx, admin, Setup{Replicas: 3, AckWait: 5 * time.Second})
@@ -78,6 +81,15 @@ func TestClusterNodeLoss(t *testing.T) {
 	}
 
 	t.Run("study", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		defer cancel()
+		// The workers' log is shown when the test fails.
+		var logs lockedBuffer
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("workers' log:\n%s", logs.String())
+			}
+		})
 		params := defaultParams()
 		params.Model = "human" // the fast model: the cluster, not scoring, is under test
 		rows := make([]Row, len(clips))
@@ -98,7 +110,10 @@ func TestClusterNodeLoss(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				(&Worker{Res: wres, ID: fmt.Sprintf("w%d", i), Scorers: 1, Logger: natstest.Quiet}).Run(wctx)
+				// A short OpTimeout: a request whose reply is lost in the
+				// fail-over is given up and retried within seconds.
+				(&Worker{Res: wres, ID: fmt.Sprintf("w%d", i), Scorers: 1, OpTimeout: 5 * time.Second,
+					Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Run(wctx)
 			}()
 		}
 		waitFor(t, ctx, res, "cl", func(s *Status) bool { return s.Running > 0 })
@@ -112,6 +127,7 @@ func TestClusterNodeLoss(t *testing.T) {
 		st = waitFor(t, ctx, res, "cl", func(s *Status) bool { return s.Finished() })
 		wcancel()
 		wg.Wait()
+		t.Logf("requests the workers gave up and tried again: %d", strings.Count(logs.String(), "trying again"))
 		if st.Done != len(clips) {
 			t.Fatalf("%d of %d done", st.Done, len(clips))
 		}
@@ -162,6 +178,8 @@ func TestClusterNodeLoss(t *testing.T) {
 	})
 
 	t.Run("live session", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
 		const session, n = "live1", 900
 		frames := make([]record.FrameScore, n)
 		for i := range frames {
@@ -238,6 +256,24 @@ func TestClusterNodeLoss(t *testing.T) {
 			t.Errorf("summary differs from the undisturbed one:\n got %s\nwant %s", g, w)
 		}
 	})
+}
+
+// lockedBuffer is a log destination shared by goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // leader returns the index of the node that leads stream name (nodes are

@@ -33,6 +33,56 @@ type Worker struct {
 	// ProgressEvery is the interval of progress updates in the job record
 	// (default 1s).
 	ProgressEvery time.Duration
+	// OpTimeout bounds every request to the server (a status read or
+	// update, an object's metadata); a video or result transfer gets
+	// OpTimeout plus its size at MinTransferRate. A reply lost in a cluster
+	// fail-over then ends in an error and a retry instead of a job that
+	// hangs while its heartbeat keeps it from other workers. Default
+	// DefaultOpTimeout.
+	OpTimeout time.Duration
+}
+
+// DefaultOpTimeout is the default Worker.OpTimeout.
+const DefaultOpTimeout = 30 * time.Second
+
+// MinTransferRate is the slowest transfer of a video or a result file that a
+// worker waits for (bytes per second) before it gives the attempt up.
+const MinTransferRate = 1 << 20
+
+// transferTries is how often a worker tries a transfer before the job
+// attempt fails.
+const transferTries = 3
+
+func (w *Worker) opTimeout() time.Duration {
+	if w.OpTimeout > 0 {
+		return w.OpTimeout
+	}
+	return DefaultOpTimeout
+}
+
+// op is a context for one request to the server.
+func (w *Worker) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, w.opTimeout())
+}
+
+// transfer is a context for moving size bytes to or from the server.
+func (w *Worker) transfer(ctx context.Context, size int64) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, w.opTimeout()+time.Duration(size)*time.Second/MinTransferRate)
+}
+
+// retry runs f up to transferTries times while it fails and ctx lives.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
+	var err error
+	for i := range transferTries {
+		if err = f(); err == nil || ctx.Err() != nil {
+			return err
+		}
+		if i < transferTries-1 {
+			log.Warn(what+" failed; trying again", "err", err, "try", i+1)
+			sleep(ctx, time.Duration(i+1)*time.Second)
+		}
+	}
+	return err
 }
 
 // WorkerStats count what a worker did.
@@ -130,7 +180,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 	}
 	log = log.With("study", j.Study, "job", j.ID, "source", j.Source, "attempt", md.NumDelivered)
 	kv := w.Res.Status
-	entry, err := kv.Get(ctx, j.Key())
+	gctx, gcancel := w.op(ctx)
+	entry, err := kv.Get(gctx, j.Key())
+	gcancel()
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			log.Warn("dropping a job without a status record (study deleted?)")
@@ -150,7 +202,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 	if rec.State == StateDone || rec.State == StateFailed {
 		// A duplicate delivery of a finished job (e.g. its ack was lost).
 		log.Info("job already finished; acknowledging", "state", rec.State)
-		msg.DoubleAck(ctx)
+		actx, acancel := w.op(ctx)
+		msg.DoubleAck(actx)
+		acancel()
 		st.Skipped++
 		return
 	}
@@ -195,18 +249,21 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 		}
 		w.put(jobCtx, &rec)
 	}
-	res, err := w.score(jobCtx, &j, progress)
+	res, err := w.score(jobCtx, &j, progress, log)
 	cancel()
 	hb.Wait()
 
 	// Whatever happened, the record and the message are settled with a
-	// context that outlives a Ctrl-C.
-	fin, finCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// context that outlives a Ctrl-C (each request in it is bounded too).
+	fin, finCancel := context.WithTimeout(context.Background(), 4*w.opTimeout())
 	defer finCancel()
 	switch {
 	case err == nil:
 		if w.commit(fin, &j, res, log) {
-			if err := msg.DoubleAck(fin); err != nil {
+			actx, acancel := w.op(fin)
+			err := msg.DoubleAck(actx)
+			acancel()
+			if err != nil {
 				log.Warn("ack of a finished job failed; it will be delivered again and acknowledged as done", "err", err)
 			}
 			log.Info("job done", "frames", res.Rows, "elapsed", time.Since(start).Round(time.Millisecond))
@@ -240,14 +297,19 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 func (w *Worker) put(ctx context.Context, rec *Record) {
 	b, _ := json.Marshal(rec)
 	for range 3 {
-		entry, err := w.Res.Status.Get(ctx, rec.Job.Key())
+		octx, cancel := w.op(ctx)
+		entry, err := w.Res.Status.Get(octx, rec.Job.Key())
 		if err != nil {
-			break
+			cancel()
+			continue
 		}
 		if cur, err := decodeRecord(entry.Value()); err == nil && (cur.State == StateDone || cur.State == StateFailed) {
+			cancel()
 			return
 		}
-		if _, err = w.Res.Status.Update(ctx, rec.Job.Key(), b, entry.Revision()); err == nil {
+		_, err = w.Res.Status.Update(octx, rec.Job.Key(), b, entry.Revision())
+		cancel()
+		if err == nil {
 			return
 		}
 	}
@@ -261,7 +323,12 @@ func (w *Worker) put(ctx context.Context, rec *Record) {
 // reports whether the job is done (by this worker or an earlier one).
 func (w *Worker) commit(ctx context.Context, j *Job, res *Result, log *slog.Logger) bool {
 	for range 5 {
-		entry, err := w.Res.Status.Get(ctx, j.Key())
+		if ctx.Err() != nil {
+			return false
+		}
+		gctx, gcancel := w.op(ctx)
+		entry, err := w.Res.Status.Get(gctx, j.Key())
+		gcancel()
 		if err != nil {
 			log.Warn("reading job status before commit", "err", err)
 			sleep(ctx, time.Second)
@@ -279,7 +346,10 @@ func (w *Worker) commit(ctx context.Context, j *Job, res *Result, log *slog.Logg
 		rec.State, rec.Worker, rec.Result, rec.Error, rec.UpdatedAt, rec.ETAS = StateDone, w.ID, res, "", now, 0
 		rec.FramesDone, rec.FramesTotal = int64(res.Rows), int64(res.Rows)
 		b, _ := json.Marshal(rec)
-		if _, err := w.Res.Status.Update(ctx, j.Key(), b, entry.Revision()); err != nil {
+		uctx, ucancel := w.op(ctx)
+		_, err = w.Res.Status.Update(uctx, j.Key(), b, entry.Revision())
+		ucancel()
+		if err != nil {
 			log.Warn("committing job (will retry)", "err", err)
 			continue
 		}
@@ -290,7 +360,7 @@ func (w *Worker) commit(ctx context.Context, j *Job, res *Result, log *slog.Logg
 
 // score runs the job with offline.File into a temporary folder and stores its
 // files in the results bucket, the summary last.
-func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total int64)) (*Result, error) {
+func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total int64), log *slog.Logger) (*Result, error) {
 	tmp, err := os.MkdirTemp(w.TempDir, "affect-job-")
 	if err != nil {
 		return nil, err
@@ -299,7 +369,7 @@ func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total in
 	in := j.Source
 	if j.Object != "" {
 		in = filepath.Join(tmp, "in", baseOf(j.Source))
-		if err := w.download(ctx, j, in); err != nil {
+		if err := retry(ctx, log, "downloading the video", func() error { return w.download(ctx, j, in) }); err != nil {
 			return nil, err
 		}
 	}
@@ -311,12 +381,12 @@ func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total in
 	if err != nil {
 		return nil, err
 	}
-	return w.store(ctx, j, paths, sum)
+	return w.store(ctx, j, paths, sum, log)
 }
 
 // store puts a scored job's files into the results bucket under
 // <study>/<id>/, the summary last, and returns what the record names.
-func (w *Worker) store(ctx context.Context, j *Job, paths export.Paths, sum offline.FileSummary) (*Result, error) {
+func (w *Worker) store(ctx context.Context, j *Job, paths export.Paths, sum offline.FileSummary, log *slog.Logger) (*Result, error) {
 	version, err := ModelVersion(sum.Model, sum.Backend)
 	if err != nil {
 		return nil, err
@@ -324,16 +394,27 @@ func (w *Worker) store(ctx context.Context, j *Job, paths export.Paths, sum offl
 	prefix := ResultPrefix(j.Study, j.ID)
 	res := &Result{Rows: sum.Overall.Frames, Model: sum.Model, ModelVersion: version, Backend: sum.Backend, ElapsedS: sum.ElapsedS}
 	put := func(file, name string) (string, error) {
-		f, err := os.Open(file)
-		if err != nil {
-			return "", err
-		}
-		defer f.Close()
-		info, err := w.Res.Results.Put(ctx, jetstream.ObjectMeta{Name: prefix + name}, f)
-		if err != nil {
-			return "", fmt.Errorf("storing %s: %w", name, err)
-		}
-		return info.Digest, nil
+		var digest string
+		err := retry(ctx, log, "storing "+name, func() error {
+			f, err := os.Open(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			tctx, cancel := w.transfer(ctx, fi.Size())
+			defer cancel()
+			info, err := w.Res.Results.Put(tctx, jetstream.ObjectMeta{Name: prefix + name}, f)
+			if err != nil {
+				return fmt.Errorf("storing %s: %w", name, err)
+			}
+			digest = info.Digest
+			return nil
+		})
+		return digest, err
 	}
 	if res.FramesDigest, err = put(paths.Frames, "frames.csv"); err != nil {
 		return nil, err
@@ -358,7 +439,15 @@ func (w *Worker) download(ctx context.Context, j *Job, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	obj, err := w.Res.Videos.Get(ctx, j.Object)
+	ictx, icancel := w.op(ctx)
+	meta, err := w.Res.Videos.GetInfo(ictx, j.Object)
+	icancel()
+	if err != nil {
+		return fmt.Errorf("looking up uploaded video %s: %w", j.Object, err)
+	}
+	tctx, cancel := w.transfer(ctx, int64(meta.Size))
+	defer cancel()
+	obj, err := w.Res.Videos.Get(tctx, j.Object)
 	if err != nil {
 		return fmt.Errorf("fetching uploaded video %s: %w", j.Object, err)
 	}
