@@ -313,6 +313,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	scorers := fs.Int("workers", 0, "parallel scorers per job (0: one per CPU)")
 	tmp := fs.String("tmp", "", "folder for a job's files while it runs (default: the system's)")
 	replicas := fs.Int("replicas", 1, "replicas of the study streams and buckets if this worker creates them")
+	opTimeout := fs.Duration("op-timeout", study.DefaultOpTimeout, "longest wait for one request to the server (a reply lost in a cluster fail-over is then retried); video and result transfers get this plus 1 s per MiB")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -323,12 +324,15 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *scorers < 0 {
 		return usageError("--workers %d must be ≥ 0", *scorers)
 	}
+	if *opTimeout < time.Second {
+		return usageError("--op-timeout %v must be at least 1s", *opTimeout)
+	}
 	nc, res, err := studyConn(ctx, &nf, "affect worker", study.Setup{Replicas: *replicas})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	w := &study.Worker{Res: res, ID: *id, Scorers: *scorers, TempDir: *tmp}
+	w := &study.Worker{Res: res, ID: *id, Scorers: *scorers, TempDir: *tmp, OpTimeout: *opTimeout}
 	st, err := w.Run(ctx)
 	fmt.Fprintf(stdout, "worker %s: %d jobs done, %d failed, %d retried, %d handed back\n", w.ID, st.Done, st.Failed, st.Retried, st.Returned)
 	return err // nil after Ctrl-C: that is how a worker stops
