@@ -76,6 +76,9 @@ type FileOptions struct {
 	// number of parallel scorers (0: one per CPU).
 	Scorer  classify.ScorerParams
 	Workers int
+	// Pool, when set, keeps the loaded scorers for the next input (see
+	// score.Pool); nil loads them for this input only.
+	Pool *score.Pool
 	// Aggregate configures the summary (threshold, windows, calibration,
 	// exclusion of low-quality faces); Markers are the stimulus markers.
 	Aggregate aggregate.Config
@@ -137,6 +140,7 @@ func File(ctx context.Context, in, outDir string, o FileOptions) (export.Paths, 
 		Scorer:   o.Scorer,
 		Workers:  o.Workers,
 		Progress: progress,
+		Pool:     o.Pool,
 	}, sink.Add)
 	lost := errors.Is(err, capture.ErrSourceLost)
 	if err != nil && !lost {

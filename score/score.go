@@ -28,6 +28,9 @@ type Config struct {
 	Workers int
 	// Progress, when set, is called after each frame is delivered.
 	Progress func(done int64)
+	// Pool, when set, lends the run its scorers and keeps them loaded for
+	// the next run (nil: the run loads its own and closes them).
+	Pool *Pool
 }
 
 // Sink receives frames in order. An error stops the run.
@@ -89,17 +92,31 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 	// and its largest face is the participant's, whatever the photo before.
 	stills := src.Info().Kind == capture.KindDir || src.Info().Kind == capture.KindImage
 	scorers := make([]*classify.Scorer, 0, workers)
+	// start is each scorer's Timing when this run got it (a pooled scorer
+	// has the totals of earlier runs).
+	start0 := make([]classify.Timing, 0, workers)
 	defer func() {
 		for _, s := range scorers {
-			s.Close()
+			if cfg.Pool != nil {
+				cfg.Pool.put(cfg.Scorer, s)
+			} else {
+				s.Close()
+			}
 		}
 	}()
 	for range workers {
-		s, err := classify.NewScorer(cfg.Scorer)
+		var s *classify.Scorer
+		var err error
+		if cfg.Pool != nil {
+			s, err = cfg.Pool.get(cfg.Scorer)
+		} else {
+			s, err = classify.NewScorer(cfg.Scorer)
+		}
 		if err != nil {
 			return Stats{}, err
 		}
 		scorers = append(scorers, s)
+		start0 = append(start0, s.Timing())
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -217,11 +234,11 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 	}
 	stats.Elapsed = time.Since(start)
 	stats.Dropped = stats.Captured - stats.Frames
-	for _, s := range scorers {
-		t := s.Timing()
-		stats.Timing.Frames += t.Frames
-		stats.Timing.Faces += t.Faces
-		stats.Timing.Classify += t.Classify
+	for i, s := range scorers {
+		t, t0 := s.Timing(), start0[i]
+		stats.Timing.Frames += t.Frames - t0.Frames
+		stats.Timing.Faces += t.Faces - t0.Faces
+		stats.Timing.Classify += t.Classify - t0.Classify
 	}
 	switch {
 	case sinkErr != nil:

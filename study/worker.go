@@ -17,6 +17,7 @@ import (
 
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/offline"
+	"github.com/affectlab/affect/score"
 )
 
 // Worker pulls jobs from the shared consumer and scores them, one at a time.
@@ -40,6 +41,8 @@ type Worker struct {
 	// hangs while its heartbeat keeps it from other workers. Default
 	// DefaultOpTimeout.
 	OpTimeout time.Duration
+
+	pool *score.Pool // the loaded networks, kept from job to job
 }
 
 // DefaultOpTimeout is the default Worker.OpTimeout.
@@ -127,6 +130,8 @@ func (w *Worker) Run(ctx context.Context) (WorkerStats, error) {
 		defer sub.Unsubscribe()
 	}
 	log := w.log().With("worker", w.ID)
+	w.pool = score.NewPool()
+	defer w.pool.Close()
 	log.Info("worker ready", "ack_wait", ackWait, "max_deliver", maxDeliver)
 	for ctx.Err() == nil {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -376,6 +381,7 @@ func (w *Worker) score(ctx context.Context, j *Job, progress func(done, total in
 	opts := j.Params.FileOptions(j)
 	opts.Workers = w.Scorers
 	opts.Progress = progress
+	opts.Pool = w.pool
 	outDir := filepath.Join(tmp, "out")
 	paths, sum, err := offline.File(ctx, in, outDir, opts)
 	if err != nil {

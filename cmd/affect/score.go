@@ -17,6 +17,7 @@ import (
 	"github.com/affectlab/affect/export"
 	"github.com/affectlab/affect/offline"
 	"github.com/affectlab/affect/pipeline/aggregate"
+	"github.com/affectlab/affect/score"
 	"github.com/affectlab/affect/smooth"
 )
 
@@ -163,9 +164,12 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// One result set per input: distinct names, decided before any scoring.
 	bases := export.BaseNames(inputs)
+	// The networks are loaded once for all inputs.
+	pool := score.NewPool()
+	defer pool.Close()
 	failed, incomplete := 0, 0
 	for i, in := range inputs {
-		paths, sum, err := scoreOne(ctx, in, bases[i], *out, sf, cfg, marks, *quiet, !*noPlot, stderr)
+		paths, sum, err := scoreOne(ctx, in, bases[i], *out, sf, cfg, marks, *quiet, !*noPlot, pool, stderr)
 		if errors.Is(err, errIncomplete) {
 			incomplete++
 			fmt.Fprintf(stderr, "affect score: %s: %v\n", in, err)
@@ -211,10 +215,11 @@ func fmtPtr(p *float64) string {
 
 // scoreOne scores one input and writes its three files as BASE.*, or none on
 // error (offline.File: the one offline path, shared with `affect worker`).
-func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
+func scoreOne(ctx context.Context, in, base, outDir string, sf scoringFlags, cfg aggregate.Config, marks []aggregate.Marker, quiet, plot bool, pool *score.Pool, stderr io.Writer) (export.Paths, ScoreSummary, error) {
 	var bar *progress
 	opts := sf.fileOptions(cfg, marks, plot)
 	opts.Base = base
+	opts.Pool = pool
 	opts.Progress = func(done, total int64) {
 		if bar == nil {
 			bar = newProgress(stderr, base, total, quiet)
