@@ -35,6 +35,7 @@ Subcommands:
   status NAME [--watch]          jobs queued, running (worker, progress, ETA), done, failed
   table NAME --out FILE.csv      tidy long table of every done job
   report NAME --out FILE.html    self-contained HTML study report
+  gc [--min-age 1h] [--dry-run]  remove the chunks of uploads that never finished
 
 The manifest is a CSV with the columns participant,session,condition,source
 and optionally markers (a marker CSV), group and calibration (e.g. 20s).`
@@ -56,8 +57,10 @@ func runStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runStudyTable(ctx, args[1:], stdout, stderr)
 	case "report":
 		return runStudyReport(ctx, args[1:], stdout, stderr)
+	case "gc":
+		return runStudyGC(ctx, args[1:], stdout, stderr)
 	}
-	return usageError("unknown subcommand %q (submit, status, table, report)", args[0])
+	return usageError("unknown subcommand %q (submit, status, table, report, gc)", args[0])
 }
 
 // studyConn connects with the NATS flags and makes sure the study
@@ -336,4 +339,36 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	st, err := w.Run(ctx)
 	fmt.Fprintf(stdout, "worker %s: %d jobs done, %d failed, %d retried, %d handed back\n", w.ID, st.Done, st.Failed, st.Retried, st.Returned)
 	return err // nil after Ctrl-C: that is how a worker stops
+}
+
+func runStudyGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("study gc", stderr, "[flags]\n\nRemoves from the results and videos object stores the chunks of uploads that\nnever finished (a worker or 'study submit --upload' killed mid-upload).")
+	var nf natsFlags
+	nf.register(fs)
+	minAge := fs.Duration("min-age", study.DefaultOrphanAge, "leave alone an unfinished upload whose newest chunk is younger than this (it may still be running)")
+	dry := fs.Bool("dry-run", false, "only report what would be removed")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("unexpected argument %q", pos[0])
+	}
+	if *minAge < time.Minute {
+		return usageError("--min-age %v must be at least 1m: a younger upload may still be running", *minAge)
+	}
+	nc, res, err := studyConn(ctx, &nf, "affect study gc", study.Setup{})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	reps, err := study.CollectOrphans(ctx, res, *minAge, *dry)
+	verb := "removed"
+	if *dry {
+		verb = "would remove"
+	}
+	for _, r := range reps {
+		fmt.Fprintf(stdout, "%s: %s %d unfinished uploads (%d chunks); %d younger than %v left alone\n", r.Bucket, verb, r.Uploads, r.Chunks, r.Recent, *minAge)
+	}
+	return err
 }
