@@ -261,4 +261,14 @@ func TestStudyWorkersKilledMidJob(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+
+	// Worker A may have been killed while storing a result: study gc
+	// reports such leftovers (younger than a minute here: left alone).
+	code, stdout, stderr = affect(t, "study", "gc", "--nats", url, "--min-age", "1m", "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "AFFECT_RESULTS: would remove 0 unfinished uploads") || !strings.Contains(stdout, "AFFECT_VIDEOS: would remove 0") {
+		t.Errorf("study gc: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr = affect(t, "study", "gc", "--nats", url, "--min-age", "5s"); code != 2 || !strings.Contains(stderr, "may still be running") {
+		t.Errorf("study gc --min-age 5s: exit %d, want 2 (usage)\n%s", code, stderr)
+	}
 }
