@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,25 +31,8 @@ func sessionConfig(t *testing.T, session, url, out string) live.SessionConfig {
 		Scorer:      classify.ScorerParams{Model: classify.DefaultModel, Backend: classify.BackendOpenCV, Detector: classify.DetectorParams{Cascade: "haar"}},
 		Broker:      live.BrokerConfig{URL: url, Name: "test"},
 		Aggregation: aggregate.DefaultConfig(), Out: out, DrainTimeout: 2 * time.Second,
-		Stdout: &syncBuf{}, Stderr: &syncBuf{},
+		Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{},
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func readSummary(t *testing.T, dir, session string) live.Summary {
@@ -99,7 +81,7 @@ func TestBrokerLostForGood(t *testing.T) {
 			start := time.Now()
 			res, err := live.RunSession(ctx, cfg)
 			took := time.Since(start)
-			stderr := cfg.Stderr.(*syncBuf).String()
+			stderr := cfg.Stderr.(*testenv.SyncBuffer).String()
 			if err == nil {
 				t.Fatalf("session with its broker gone succeeded\nstderr:\n%s", stderr)
 			}
@@ -223,7 +205,7 @@ func TestForgedEndAndHostileFrames(t *testing.T) {
 	}
 
 	if err := <-done; err != nil {
-		t.Fatalf("attacked session failed: %v\nstderr:\n%s", err, cfg.Stderr.(*syncBuf).String())
+		t.Fatalf("attacked session failed: %v\nstderr:\n%s", err, cfg.Stderr.(*testenv.SyncBuffer).String())
 	}
 	ls := readSummary(t, out, session)
 	d := ls.Delivery

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/capture"
-	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/internal/testenv"
 	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/score"
@@ -24,20 +23,9 @@ func TestPoolReusesScorersWithSameResults(t *testing.T) {
 	const workers = 2
 	run := func(path string, pool *score.Pool) ([]record.FrameScore, score.Stats) {
 		t.Helper()
-		src, err := capture.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		var frames []record.FrameScore
-		st, err := score.Run(context.Background(), src, score.Config{Source: filepath.Base(path), Scorer: classify.ScorerParams{}, Workers: workers, Pool: pool},
-			func(f record.FrameScore) error {
-				f.CaptureUnixNano = 0 // wall clock
-				frames = append(frames, f)
-				return nil
-			})
-		if err != nil {
-			t.Fatal(err)
+		frames, st := runConfig(t, path, score.Config{Source: filepath.Base(path), Workers: workers, Pool: pool})
+		for i := range frames {
+			frames[i].CaptureUnixNano = 0 // wall clock
 		}
 		return frames, st
 	}

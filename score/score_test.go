@@ -14,14 +14,19 @@ import (
 
 func runFile(t *testing.T, path string, p classify.ScorerParams) ([]record.FrameScore, score.Stats) {
 	t.Helper()
+	return runConfig(t, path, score.Config{Session: "t", Source: filepath.Base(path), Scorer: p})
+}
+
+// runConfig scores the video at path with cfg and returns every frame.
+func runConfig(t *testing.T, path string, cfg score.Config) ([]record.FrameScore, score.Stats) {
+	t.Helper()
 	src, err := capture.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	var frames []record.FrameScore
-	st, err := score.Run(context.Background(), src, score.Config{Session: "t", Source: filepath.Base(path), Scorer: p},
-		func(f record.FrameScore) error { frames = append(frames, f); return nil })
+	st, err := score.Run(context.Background(), src, cfg, func(f record.FrameScore) error { frames = append(frames, f); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package study
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,7 +83,7 @@ func TestClusterNodeLoss(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 		defer cancel()
 		// The workers' log is shown when the test fails.
-		var logs lockedBuffer
+		var logs testenv.SyncBuffer
 		t.Cleanup(func() {
 			if t.Failed() {
 				t.Logf("workers' log:\n%s", logs.String())
@@ -256,24 +255,6 @@ func TestClusterNodeLoss(t *testing.T) {
 			t.Errorf("summary differs from the undisturbed one:\n got %s\nwant %s", g, w)
 		}
 	})
-}
-
-// lockedBuffer is a log destination shared by goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // leader returns the index of the node that leads stream name (nodes are
