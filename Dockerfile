@@ -7,8 +7,9 @@
 #   docker run --rm affect worker --nats nats://nats.lab:4222 --nats-user worker --nats-password "$PW"
 # A live session against an external server:
 #   docker run --rm --device /dev/video0 affect session --source 0 --session s07 --nats nats://nats.lab:4222
-# Not tested: the machine this was written on has no container engine
-# (only a docker client without a daemon).
+# Checked by scripts/container-check.sh (podman 4.3 from Debian, 2026-12-01):
+# the image builds, runs `affect session` (embedded and external broker) and
+# `affect worker`, whose results equal a local `affect score`.
 FROM golang:1.26-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libopencv-dev pkg-config && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
