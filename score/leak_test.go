@@ -15,16 +15,25 @@ import (
 )
 
 // TestLeakScoring runs the whole scoring loop, to the end and stopped early
-// by a failing sink, and checks that every Mat was closed (-tags matprofile).
+// by a failing sink, with its own scorers and with a Pool (two settings, so
+// that idle scorers are dropped too), and checks that every Mat was closed
+// once the pool is closed (-tags matprofile).
 func TestLeakScoring(t *testing.T) {
 	checkMats := testenv.CheckMats(t)
-	for _, stopAt := range []int64{-1, 20} {
+	pool := score.NewPool()
+	runs := []struct {
+		stopAt int64
+		pool   *score.Pool
+		model  string
+	}{{-1, nil, "human"}, {20, nil, "human"}, {-1, pool, "human"}, {20, pool, "human"}, {-1, pool, "faceapi"}}
+	for _, r := range runs {
+		stopAt := r.stopAt
 		src, err := capture.Open(testenv.Sample(t), capture.Every(3))
 		if err != nil {
 			t.Fatal(err)
 		}
 		stop := errors.New("stop")
-		_, err = score.Run(context.Background(), src, score.Config{Scorer: classify.ScorerParams{Model: "human"}},
+		_, err = score.Run(context.Background(), src, score.Config{Scorer: classify.ScorerParams{Model: r.model}, Pool: r.pool},
 			func(f record.FrameScore) error {
 				if f.Frame/3 == stopAt {
 					return stop
@@ -36,5 +45,6 @@ func TestLeakScoring(t *testing.T) {
 			t.Fatalf("stopAt %d: err %v", stopAt, err)
 		}
 	}
+	pool.Close()
 	checkMats()
 }

@@ -32,12 +32,22 @@ func (p *Pool) Loaded() int {
 	return p.loaded
 }
 
-// get returns an idle scorer of params, or loads one.
+// get returns an idle scorer of params, or loads one. Idle scorers of
+// other params are closed: a pool keeps the networks of one setting only, so
+// a worker that serves studies with different models does not pile them up.
 func (p *Pool) get(params classify.ScorerParams) (*classify.Scorer, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, ErrPoolClosed
+	}
+	for other, idle := range p.idle {
+		if other != params {
+			for _, s := range idle {
+				s.Close()
+			}
+			delete(p.idle, other)
+		}
 	}
 	if idle := p.idle[params]; len(idle) > 0 {
 		s := idle[len(idle)-1]

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/capture"
+	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/internal/testenv"
 	"github.com/affectlab/affect/record"
 	"github.com/affectlab/affect/score"
@@ -50,6 +51,20 @@ func TestPoolReusesScorersWithSameResults(t *testing.T) {
 	}
 	if n := pool.Loaded(); n != workers {
 		t.Errorf("the pool loaded %d scorers for %d runs of %d workers; want %d", n, 2*len(clips), workers, workers)
+	}
+	// Another setting (model human) gets scorers of its own, and the idle
+	// ones of the first setting are dropped: the next default run loads again.
+	first, _ := run(clips[0], pool)
+	other, _ := runConfig(t, clips[0], score.Config{Source: filepath.Base(clips[0]), Workers: 1, Pool: pool, Scorer: classify.ScorerParams{Model: "human"}})
+	if other[0].Primary == nil || first[0].Primary == nil || other[0].Primary.Happiness == first[0].Primary.Happiness {
+		t.Fatalf("the run with model human did not score with human")
+	}
+	if n := pool.Loaded(); n != workers+1 {
+		t.Errorf("after a run with another model: %d scorers loaded, want %d", n, workers+1)
+	}
+	run(clips[0], pool)
+	if n := pool.Loaded(); n != 2*workers+1 {
+		t.Errorf("back to the default: %d scorers loaded, want %d (the idle ones were kept)", n, 2*workers+1)
 	}
 	if err := pool.Close(); err != nil {
 		t.Fatal(err)
