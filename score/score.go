@@ -239,6 +239,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 		stats.Timing.Frames += t.Frames - t0.Frames
 		stats.Timing.Faces += t.Faces - t0.Faces
 		stats.Timing.Classify += t.Classify - t0.Classify
+		stats.Timing.Landmarks += t.Landmarks - t0.Landmarks
 	}
 	switch {
 	case sinkErr != nil:
