@@ -2,17 +2,8 @@ package study
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,45 +21,6 @@ import (
 	"github.com/affectlab/affect/pipeline/broker"
 	"github.com/affectlab/affect/record"
 )
-
-// writePEM writes a DER block as PEM.
-func writePEM(t *testing.T, path, typ string, der []byte) string {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// testCA makes a CA and, when serverCert, a loopback server certificate
-// signed by it; it returns the CA file and the server's cert and key files.
-func testCA(t *testing.T, dir, name string, serverCert bool) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile = writePEM(t, filepath.Join(dir, name+".pem"), "CERTIFICATE", caDER)
-	if !serverCert {
-		return caFile, "", ""
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	return caFile, writePEM(t, filepath.Join(dir, "server.pem"), "CERTIFICATE", der), writePEM(t, filepath.Join(dir, "server-key.pem"), "EC PRIVATE KEY", kb)
-}
 
 // client is a connection as one role, with the server's asynchronous
 // errors (permission violations) collected.
@@ -95,8 +47,8 @@ func (c *client) violations() string {
 func TestPermissionsFromDeployConfig(t *testing.T) {
 	clip := testenv.Shared(t, "video/crema_d/1001_DFA_NEU_XX.mp4")
 	dir := t.TempDir()
-	caFile, cert, key := testCA(t, dir, "test-ca", true)
-	otherCA, _, _ := testCA(t, dir, "other-ca", false)
+	caFile, cert, key := testenv.TestCA(t, dir, "test-ca", true)
+	otherCA, _, _ := testenv.TestCA(t, dir, "other-ca", false)
 	pw := map[string]string{"admin": "a-secret", "capture-s07": "c-secret", "marker": "m-secret", "worker": "w-secret",
 		"aggregator": "g-secret", "dashboard": "d-secret", "study": "s-secret"}
 	for _, kv := range [][2]string{{"AFFECT_NATS_NAME", "affect-test"}, {"AFFECT_NATS_STORE", filepath.Join(dir, "js")},
