@@ -16,17 +16,7 @@ import (
 // the frame, and requires that no gocv Mat is left open.
 // Run with: go test -tags matprofile -run NoMatLeak ./classify/
 func TestLandmarkerNoMatLeak(t *testing.T) {
-	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
-	if img.Empty() {
-		t.Fatalf("cannot read %s", fixtureFace)
-	}
-	defer img.Close()
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
-	bgra := gocv.NewMat()
-	defer bgra.Close()
-	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
+	img, gray, bgra := fixtureFaceMats(t)
 
 	defer testenv.CheckMats(t)()
 	for _, backend := range classify.BackendNames() {

@@ -16,17 +16,7 @@ import (
 // requires that no gocv Mat is left open.
 // Run with: go test -tags matprofile -run NoMatLeak ./classify/
 func TestModelNoMatLeak(t *testing.T) {
-	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
-	if img.Empty() {
-		t.Fatalf("cannot read %s", fixtureFace)
-	}
-	defer img.Close()
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
-	bgra := gocv.NewMat()
-	defer bgra.Close()
-	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
+	img, gray, bgra := fixtureFaceMats(t)
 
 	before := gocv.MatProfile.Count()
 	for _, name := range classify.ModelNames() {
@@ -102,17 +92,7 @@ func TestQualityNoMatLeak(t *testing.T) {
 // TestBlazeFaceNoMatLeak runs both BlazeFace models and a tracker on BGR,
 // gray and BGRA images and regions, and requires that no Mat is left open.
 func TestBlazeFaceNoMatLeak(t *testing.T) {
-	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
-	if img.Empty() {
-		t.Fatalf("cannot read %s", fixtureFace)
-	}
-	defer img.Close()
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
-	bgra := gocv.NewMat()
-	defer bgra.Close()
-	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
+	img, gray, bgra := fixtureFaceMats(t)
 	before := gocv.MatProfile.Count()
 	for _, name := range []string{classify.DetectorBlazeFace, classify.DetectorBlazeFaceBack} {
 		d, err := classify.NewBlazeDetector(classify.DetectorParams{Cascade: name})

@@ -36,6 +36,26 @@ const (
 // @vladmandic/face-api@1.7.15 demo/sample3.jpg (MIT): a smiling face.
 const fixtureFace = "testdata/face_sample3.png"
 
+// fixtureFaceMats reads fixtureFace as BGR and makes its gray and BGRA
+// versions; the test's cleanup closes the three.
+func fixtureFaceMats(t testing.TB) (bgr, gray, bgra gocv.Mat) {
+	t.Helper()
+	bgr = gocv.IMRead(fixtureFace, gocv.IMReadColor)
+	if bgr.Empty() {
+		bgr.Close()
+		t.Fatalf("cannot read %s", fixtureFace)
+	}
+	gray, bgra = gocv.NewMat(), gocv.NewMat()
+	t.Cleanup(func() {
+		bgr.Close()
+		gray.Close()
+		bgra.Close()
+	})
+	gocv.CvtColor(bgr, &gray, gocv.ColorBGRToGray)
+	gocv.CvtColor(bgr, &bgra, gocv.ColorBGRToBGRA)
+	return bgr, gray, bgra
+}
+
 // mtRoot returns the repository root (the folder holding go.mod).
 func mtRoot(t testing.TB) string { return testenv.Root(t) }
 

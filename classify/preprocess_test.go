@@ -116,20 +116,10 @@ func TestPreprocessPadToSquare(t *testing.T) {
 // TestPreprocessEquivalentInputs: gray, BGR, BGRA and region (non-continuous)
 // versions of the same face give the same tensor.
 func TestPreprocessEquivalentInputs(t *testing.T) {
-	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
-	if img.Empty() {
-		t.Fatalf("cannot read %s", fixtureFace)
-	}
-	defer img.Close()
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	img, gray, bgra := fixtureFaceMats(t)
 	grayBGR := gocv.NewMat()
 	defer grayBGR.Close()
 	gocv.CvtColor(gray, &grayBGR, gocv.ColorGrayToBGR)
-	bgra := gocv.NewMat()
-	defer bgra.Close()
-	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
 	r := image.Rect(7, 9, 80, 101)
 	roi := img.Region(r)
 	defer roi.Close()
