@@ -131,17 +131,9 @@ func TestClusterNodeLoss(t *testing.T) {
 			t.Fatalf("%d of %d done", st.Done, len(clips))
 		}
 		for i, r := range st.Records {
-			hist, err := res.Status.History(ctx, r.Job.Key())
+			dones, err := TimesDone(ctx, res, &r.Job)
 			if err != nil {
 				t.Fatal(err)
-			}
-			dones := 0
-			for _, e := range hist {
-				var h Record
-				json.Unmarshal(e.Value(), &h)
-				if h.State == StateDone {
-					dones++
-				}
 			}
 			if dones != 1 {
 				t.Errorf("job %s done %d times", r.Job.ID, dones)

@@ -136,6 +136,23 @@ func (s *Status) Bar(width int) string {
 // ErrDigest is wrapped when a stored result does not match its record.
 var ErrDigest = errors.New("stored result does not match its record")
 
+// TimesDone counts how often the record of the job went to done in its
+// status history (the bucket keeps 16 revisions): 1 for a job scored exactly
+// once. A finished record is never overwritten, so more than 1 is a defect.
+func TimesDone(ctx context.Context, res *Resources, j *Job) (int, error) {
+	hist, err := res.Status.History(ctx, j.Key())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range hist {
+		if r, err := decodeRecord(e.Value()); err == nil && r.State == StateDone {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // LoadSummary reads and checks a done job's summary from the results bucket.
 func LoadSummary(ctx context.Context, res *Resources, r *Record) (offline.FileSummary, error) {
 	var s offline.FileSummary
