@@ -26,15 +26,7 @@ import (
 
 func clusterConn(t *testing.T, urls, name string) jetstream.JetStream {
 	t.Helper()
-	nc, err := broker.Connect(urls, broker.WithName(name), broker.WithLogger(natstest.Quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Dial(t, urls, broker.WithName(name))
 	return js
 }
 

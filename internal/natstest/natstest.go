@@ -48,11 +48,11 @@ func Start(t testing.TB, dir string) *Broker {
 	return &Broker{Server: srv, NC: nc, JS: js}
 }
 
-// Connect connects to url and makes sure affect's streams exist; the test's
-// cleanup closes the connection.
-func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+// Dial connects to url (one or more comma-separated server URLs) quietly,
+// with opts; the test's cleanup closes the connection.
+func Dial(t testing.TB, url string, opts ...broker.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := broker.Connect(url, broker.WithLogger(Quiet))
+	nc, err := broker.Connect(url, append([]broker.Option{broker.WithLogger(Quiet)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +61,14 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return nc, js
+}
+
+// Connect connects to url and makes sure affect's streams exist; the test's
+// cleanup closes the connection.
+func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, js := Dial(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := pipeline.EnsureStreams(ctx, js); err != nil {
