@@ -151,10 +151,7 @@ func (a *Aggregation) Snapshot() aggregate.Summary {
 func Delivery(cons *pipeline.Consumer) aggregate.Delivery {
 	st := cons.Stats()
 	d := aggregate.Delivery{Started: cons.Start() != nil, Malformed: st.Malformed, UnknownSchema: st.UnknownSchema,
-		Rejected: st.Rejected, Redelivered: st.Redelivered, Idle: cons.Idle()}
-	for _, n := range st.Rejected {
-		d.RejectedTotal += n
-	}
+		Rejected: st.Rejected, RejectedTotal: st.RejectedTotal(), Redelivered: st.Redelivered, Idle: cons.Idle()}
 	es := cons.End()
 	d.SessionEnds, d.SuspectEnds = es.Ends, es.Suspect
 	if e := es.End; e != nil || es.Claimed != nil {

@@ -23,18 +23,9 @@ type Sink interface {
 // ConsumerStats are a Consumer's counters. Messages are counted once per
 // stream sequence, also across restarts and redeliveries (see Consumer).
 type ConsumerStats struct {
-	// Frames counts distinct valid frames (SessionCounts.Frames).
-	Frames int `json:"frames"`
-	// Duplicates counts valid frames whose number had already arrived.
-	Duplicates int `json:"duplicates"`
-	Markers    int `json:"markers"`
-	Events     int `json:"events"`
-	// Malformed counts messages that are not valid JSON of the expected shape.
-	Malformed int `json:"malformed"`
-	// UnknownSchema counts messages with a schema version this affect does not read.
-	UnknownSchema int `json:"unknown_schema"`
-	// Rejected counts messages that parsed but failed the session's checks, by reason.
-	Rejected map[string]int `json:"rejected,omitempty"`
+	// SessionCounts are the session's checks: distinct frames, duplicates,
+	// markers, events, malformed, unknown-schema and rejected messages.
+	SessionCounts
 	// Redelivered counts messages delivered again by the broker (a lost
 	// acknowledgment); they are acknowledged and not processed again.
 	Redelivered int `json:"redelivered"`
@@ -186,9 +177,7 @@ func (c *Consumer) Stats() ConsumerStats {
 	c.mu.Lock()
 	st := c.stats
 	c.mu.Unlock()
-	n := c.state.Counts()
-	st.Frames, st.Duplicates, st.Markers, st.Events = n.Frames, n.Duplicates, n.Markers, n.Events
-	st.Malformed, st.UnknownSchema, st.Rejected = n.Malformed, n.UnknownSchema, n.Rejected
+	st.SessionCounts = c.state.Counts()
 	return st
 }
 
