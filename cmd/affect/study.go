@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -161,7 +162,12 @@ func pseudonymKey(file string) ([]byte, error) {
 	return nil, usageError("--pseudonymise needs a key: --pseudonym-key FILE or $AFFECT_PSEUDONYM_KEY")
 }
 
-func oneStudyArg(pos []string) (string, error) {
+// parseStudyName parses a study subcommand's flags and its one NAME argument.
+func parseStudyName(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", err
+	}
 	if len(pos) != 1 {
 		return "", usageError("give exactly one study NAME")
 	}
@@ -177,11 +183,7 @@ func runStudyStatus(ctx context.Context, args []string, stdout, stderr io.Writer
 	nf.register(fs)
 	watch := fs.Bool("watch", false, "keep showing a progress bar across all workers until every job is done or failed")
 	every := fs.Duration("every", time.Second, "refresh interval of --watch")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneStudyArg(pos)
+	name, err := parseStudyName(fs, args)
 	if err != nil {
 		return err
 	}
@@ -225,11 +227,7 @@ func runStudyTable(ctx context.Context, args []string, stdout, stderr io.Writer)
 	nf.register(fs)
 	out := fs.String("out", "", "CSV file to write (required; '-' for standard output)")
 	partial := fs.Bool("partial", false, "write the table even when some jobs are not done (they are listed on standard error)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneStudyArg(pos)
+	name, err := parseStudyName(fs, args)
 	if err != nil {
 		return err
 	}
@@ -280,11 +278,7 @@ func runStudyReport(ctx context.Context, args []string, stdout, stderr io.Writer
 	var nf natsFlags
 	nf.register(fs)
 	out := fs.String("out", "", "HTML file to write (default NAME.html)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneStudyArg(pos)
+	name, err := parseStudyName(fs, args)
 	if err != nil {
 		return err
 	}
