@@ -48,7 +48,16 @@ type Landmarker struct {
 // (BackendOpenCV runs landmark68_fast.onnx, BackendONNXGo landmark68.onnx).
 // Close it when done.
 func NewLandmarker(backend string) (*Landmarker, error) {
-	spec := models.Landmarks()
+	return NewLandmarkerModel(backend, models.Landmarks().Name)
+}
+
+// NewLandmarkerModel is NewLandmarker with the named landmark model
+// (models.LandmarkModelNames).
+func NewLandmarkerModel(backend, model string) (*Landmarker, error) {
+	spec, err := models.GetLandmarks(model)
+	if err != nil {
+		return nil, fmt.Errorf("classify: %w", err)
+	}
 	be, err := loadBackend(spec, backend)
 	if err != nil {
 		return nil, fmt.Errorf("classify: landmark model: %w", err)

@@ -144,6 +144,21 @@ var models = []Model{
 				map[string][]byte{"face_landmark_68_model.bin": files["package/model/face_landmark_68_model.bin"]})
 		},
 	},
+	{
+		Name:   "landmark68tiny",
+		Source: faceAPI,
+		Members: []string{"package/model/face_landmark_68_tiny_model-weights_manifest.json",
+			"package/model/face_landmark_68_tiny_model.bin", "package/LICENSE"},
+		Doc: "FaceLandmark68TinyNet of @vladmandic/face-api@1.7.15 model/face_landmark_68_tiny_model " +
+			"(MIT, Copyright (c) Vladimir Mandic; a fork of face-api.js by justadudewhohacks, MIT). " +
+			"Input: NCHW float32 [1,3,112,112], RGB padded to a centred square, bilinear resize, (x - [122.782,117.001,104.298]) / 255. " +
+			"Output: [1,136], 68 (x,y) pairs interleaved, relative to the padded 112x112 input (face-api's runNet, before postProcess). " +
+			"Converted by affect models/convert.",
+		build: func(name string, f Flavor, files map[string][]byte) (*graph, error) {
+			return convertFaceLandmark68Tiny(name, f, files["package/model/face_landmark_68_tiny_model-weights_manifest.json"],
+				map[string][]byte{"face_landmark_68_tiny_model.bin": files["package/model/face_landmark_68_tiny_model.bin"]})
+		},
+	},
 }
 
 // Models returns the models the converter makes, in a fixed order.

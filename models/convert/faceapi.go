@@ -25,10 +25,39 @@ func convertFaceLandmark68(name string, flavor Flavor, manifestJSON []byte, file
 	return convertFaceProcessor(name, flavor, manifestJSON, files, 136, false)
 }
 
+// convertFaceLandmark68Tiny builds face-api's FaceLandmark68TinyNet
+// (faceLandmarkNet/FaceLandmark68TinyNet.ts): the TinyFaceFeatureExtractor
+// (tinyFaceFeatureExtractor/TinyFaceFeatureExtractor.ts: three denseBlock3 of
+// 32/64/128 channels, a 14x14 average pool) and a fully connected layer
+// 128x136. Input and output are those of convertFaceLandmark68.
+func convertFaceLandmark68Tiny(name string, flavor Flavor, manifestJSON []byte, files map[string][]byte) (*graph, error) {
+	return buildFaceProcessor(name, flavor, manifestJSON, files, tinyExtractor, 136, false)
+}
+
+// featureExtractor describes one of face-api's feature extractors: the
+// channels of its dense blocks and the convolutions per block (4 for
+// denseBlock4, 3 for denseBlock3).
+type featureExtractor struct {
+	channels []int
+	convs    int
+}
+
+var (
+	fullExtractor = featureExtractor{channels: []int{32, 64, 128, 256}, convs: 4}
+	tinyExtractor = featureExtractor{channels: []int{32, 64, 128}, convs: 3}
+)
+
 // convertFaceProcessor builds a face-api FaceProcessor network: the
 // FaceFeatureExtractor (four dense blocks), the global average pool and a
 // fully connected layer 256 x nOut, followed by a softmax if asked.
 func convertFaceProcessor(name string, flavor Flavor, manifestJSON []byte, files map[string][]byte, nOut int, softmax bool) (*graph, error) {
+	return buildFaceProcessor(name, flavor, manifestJSON, files, fullExtractor, nOut, softmax)
+}
+
+// buildFaceProcessor builds a face-api network from feature extractor fx, a
+// global average pool and a fully connected layer to nOut, followed by a
+// softmax if asked.
+func buildFaceProcessor(name string, flavor Flavor, manifestJSON []byte, files map[string][]byte, fx featureExtractor, nOut int, softmax bool) (*graph, error) {
 	var groups []weightGroup
 	if err := json.Unmarshal(manifestJSON, &groups); err != nil {
 		return nil, fmt.Errorf("parse weights manifest: %w", err)
@@ -113,6 +142,9 @@ func convertFaceProcessor(name string, flavor Flavor, manifestJSON []byte, files
 		if err != nil {
 			return "", err
 		}
+		if fx.convs == 3 { // denseBlock3 ends here
+			return g.relu(prefix+"/out", s123), nil
+		}
 		out4, err := sep(prefix+"/conv3", g.relu(prefix+"/in4", s123), cout, cout, 1, false)
 		if err != nil {
 			return "", err
@@ -135,19 +167,22 @@ func convertFaceProcessor(name string, flavor Flavor, manifestJSON []byte, files
 
 	x := g.input
 	cin := 3
-	for i, cout := range []int{32, 64, 128, 256} {
+	for i, cout := range fx.channels {
 		x, err = block(fmt.Sprintf("dense%d", i), x, cin, cout, i == 0)
 		if err != nil {
 			return nil, err
 		}
 		cin = cout
 	}
-	// tf.avgPool(out, [7, 7], [2, 2], 'valid') on a 7x7 map is the global mean.
-	if s := g.shape(x); s[2] != 7 || s[3] != 7 {
-		return nil, fmt.Errorf("feature map is %v, want 7x7 before the average pool", s)
+	// tf.avgPool(out, [7, 7], [2, 2], 'valid') on a 7x7 map (the tiny
+	// extractor: [14, 14] on 14x14) is the global mean.
+	side := 112 >> len(fx.channels)
+	if s := g.shape(x); s[2] != side || s[3] != side {
+		return nil, fmt.Errorf("feature map is %v, want %dx%d before the average pool", s, side, side)
 	}
 	x = g.globalMean("avgpool", x)
-	fw, err := get("fc/weights", 256, nOut)
+	last := fx.channels[len(fx.channels)-1]
+	fw, err := get("fc/weights", last, nOut)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +190,7 @@ func convertFaceProcessor(name string, flavor Flavor, manifestJSON []byte, files
 	if err != nil {
 		return nil, err
 	}
-	x, err = g.dense("fc", x, fw, 256, nOut, fb)
+	x, err = g.dense("fc", x, fw, last, nOut, fb)
 	if err != nil {
 		return nil, err
 	}
