@@ -257,6 +257,16 @@ type Detection struct {
 	// geometry, on which the expression models' crops were tuned. Empty for
 	// a cascade (its Box is its own).
 	Raw image.Rectangle
+	// Landmarks are the face's 68 landmarks when the FaceTracker found them
+	// (TrackParams.Landmarks), found on Box; nil otherwise (a Scorer then
+	// finds them itself).
+	Landmarks *Landmarks68
+	// Pose is the head pose from Landmarks (nil with them).
+	Pose *Pose
+	// Followed says the face was followed from the previous frame by its
+	// landmarks instead of being found by the detector (Box, Raw,
+	// Keypoints moved with the landmarks; Score is the last detection's).
+	Followed bool
 }
 
 // Boxes returns the boxes of ds.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 
 	"github.com/affectlab/affect/models"
 	"github.com/affectlab/affect/record"
@@ -143,3 +144,7 @@ func (l *Landmarker) Close() error {
 	l.backend = nil
 	return err
 }
+
+// LandmarkModels returns the names of the landmark models
+// (DefaultLandmarks is one).
+func LandmarkModels() []string { return slices.Clone(models.LandmarkModelNames) }

@@ -374,16 +374,22 @@ func BenchmarkLandmarks(b *testing.B) {
 	img := gocv.IMRead(fixtureFace, gocv.IMReadColor)
 	defer img.Close()
 	box := image.Rect(0, 0, img.Cols(), img.Rows())
-	for _, backend := range classify.BackendNames() {
-		b.Run(backend, func(b *testing.B) {
-			l := newLandmarker(b, backend)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := l.Landmarks(img, box); err != nil {
+	for _, model := range classify.LandmarkModels() {
+		for _, backend := range classify.BackendNames() {
+			b.Run(model+"/"+backend, func(b *testing.B) {
+				l, err := classify.NewLandmarkerModel(backend, model)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				defer l.Close()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := l.Landmarks(img, box); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

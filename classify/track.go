@@ -1,9 +1,12 @@
 package classify
 
 import (
+	"errors"
 	"image"
 	"math"
+	"slices"
 	"sort"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -28,6 +31,18 @@ import (
 // participant has not been seen for ForgetAfter frames, the participant
 // becomes the face closest to the participant's last position.
 //
+// Landmarks (TrackParams.Landmarks): the tracker finds the 68 landmarks of
+// every face it reports (Detection.Landmarks). With a BlazeFace detector it
+// then follows each face between keyframes by its landmarks, as MediaPipe's
+// face mesh does, instead of running the detector near its last box: the
+// landmarks are found in the face's box of the previous frame, and the face
+// found at the last detection (box, keypoints) is moved by the similarity
+// (shift, scale, rotation) that maps that detection's landmarks onto these
+// (fitted on the eyes, nose and upper jaw, so that an opening mouth does
+// not move the box). A face whose landmarks no longer fit a similarity of
+// the detected face's (FollowParams) is lost, and the detector looks for it
+// on that frame, as when the search near its box fails.
+//
 // Results depend only on the frames and their order, not on timing or the
 // number of workers. A FaceTracker is not safe for concurrent use; feed it
 // frames in order.
@@ -41,6 +56,21 @@ type FaceTracker struct {
 	primaryID int             // 0: no participant yet
 	lastBox   image.Rectangle // the participant's last box
 	missing   int             // frames since the participant was last seen
+
+	lm     *Landmarker // nil: no landmarks
+	follow bool        // follow faces by their landmarks between keyframes
+	timing TrackTiming
+}
+
+// TrackTiming is the time a FaceTracker spent per stage.
+type TrackTiming struct {
+	// Landmarks is the time spent finding landmarks, Faces the number of
+	// faces they were found for.
+	Landmarks time.Duration
+	Faces     int
+	// Followed counts the faces followed by their landmarks, Lost those
+	// whose landmarks no longer fitted (the detector looked again).
+	Followed, Lost int
 }
 
 // TrackParams configure the IDs of a FaceTracker. Zero means the default.
@@ -52,12 +82,22 @@ type TrackParams struct {
 	// make the tracker choose the participant again (the face closest to the
 	// last position). Default 90 (3 s at 30 frames/s).
 	ForgetAfter int
+	// Landmarks names the landmark model (models.LandmarkModelNames) the
+	// tracker runs on every face it reports; "" for none. With a BlazeFace
+	// detector the tracker also follows faces by their landmarks between
+	// keyframes (see FaceTracker).
+	Landmarks string
+	// Backend is the landmark model's inference backend (default opencv).
+	Backend string
 }
 
 type track struct {
 	id     int
 	box    image.Rectangle
 	missed int // consecutive frames not found
+	// anchor is the face as the detector last found it, with its
+	// landmarks: following moves it (nil: not followed).
+	anchor *Detection
 }
 
 // NewFaceTracker returns a tracker using its own detector made from p.
@@ -77,11 +117,35 @@ func NewFaceTrackerWith(p DetectorParams, tp TrackParams) (*FaceTracker, error) 
 	if tp.ForgetAfter <= 0 {
 		tp.ForgetAfter = 90
 	}
-	return &FaceTracker{det: d, p: tp, nextID: 1}, nil
+	t := &FaceTracker{det: d, p: tp, nextID: 1}
+	if tp.Landmarks != "" {
+		backend := tp.Backend
+		if backend == "" {
+			backend = BackendOpenCV
+		}
+		lm, err := NewLandmarkerModel(backend, tp.Landmarks)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		t.lm = lm
+		t.follow = IsBlazeFace(d.Params().Cascade)
+	}
+	return t, nil
 }
 
-// Close releases the detector.
-func (t *FaceTracker) Close() error { return t.det.Close() }
+// Close releases the detector and the landmark model.
+func (t *FaceTracker) Close() error {
+	err := t.det.Close()
+	if t.lm != nil {
+		err = errors.Join(err, t.lm.Close())
+	}
+	return err
+}
+
+// Timing returns the time spent so far on landmarks, and how many faces
+// were followed by them.
+func (t *FaceTracker) Timing() TrackTiming { return t.timing }
 
 // Reset forgets every track and the participant: the next frame is scored
 // as if it were the first. For frames that are unrelated photos (a folder
@@ -119,8 +183,21 @@ func (t *FaceTracker) Next(frame gocv.Mat) Detections {
 	t.n++
 	var faces []Detection
 	if !key {
-		for _, tr := range t.tracks {
-			if nb, ok := t.det.DetectNear(frame, tr.box); ok && !overlapsAny(nb.Box, faces) {
+		for i := range t.tracks {
+			tr := &t.tracks[i]
+			var nb Detection
+			var ok bool
+			if t.follow && tr.anchor != nil && tr.missed == 0 {
+				if nb, ok = t.followFace(frame, tr); ok {
+					t.timing.Followed++
+				} else {
+					t.timing.Lost++
+				}
+			}
+			if !ok { // not followed, or lost: the detector looks near the last box
+				nb, ok = t.det.DetectNear(frame, tr.box)
+			}
+			if ok && !overlapsAny(nb.Box, faces) {
 				faces = append(faces, nb)
 			}
 		}
@@ -133,7 +210,39 @@ func (t *FaceTracker) Next(frame gocv.Mat) Detections {
 	}
 	sort.SliceStable(faces, func(i, j int) bool { return area(faces[i].Box) > area(faces[j].Box) })
 	t.associate(faces)
+	t.landmarks(frame, faces)
 	return Detections{Faces: faces, Primary: t.participant(faces), Keyframe: key}
+}
+
+// landmarks finds the landmarks of every face the detector found in this
+// frame (a followed face has its own) and makes it its track's anchor.
+func (t *FaceTracker) landmarks(frame gocv.Mat, faces []Detection) {
+	if t.lm == nil {
+		return
+	}
+	for i := range faces {
+		f := &faces[i]
+		if f.Landmarks != nil {
+			continue
+		}
+		t0 := time.Now()
+		l, err := t.lm.Landmarks(frame, f.Box)
+		t.timing.Landmarks += time.Since(t0)
+		t.timing.Faces++
+		if err != nil {
+			continue // the Scorer tries again and reports the error with the face
+		}
+		f.Landmarks = &l
+		pose := HeadPose(&l)
+		f.Pose = &pose
+		for j := range t.tracks {
+			if t.tracks[j].id == f.ID {
+				a := *f
+				a.Keypoints = slices.Clone(f.Keypoints)
+				t.tracks[j].anchor = &a
+			}
+		}
+	}
 }
 
 // associate gives every face an ID: the matching track's, or a new one.
@@ -143,8 +252,28 @@ func (t *FaceTracker) associate(faces []Detection) {
 		score float64
 	}
 	var pairs []pair
+	usedF := make([]bool, len(faces))
+	usedT := make([]bool, len(t.tracks))
+	// A followed face is its own track's.
 	for i, f := range faces {
+		if !f.Followed {
+			continue
+		}
 		for j, tr := range t.tracks {
+			if tr.id == f.ID && !usedT[j] {
+				usedF[i], usedT[j] = true, true
+				t.tracks[j].box, t.tracks[j].missed = f.Box, 0
+			}
+		}
+	}
+	for i, f := range faces {
+		if usedF[i] {
+			continue
+		}
+		for j, tr := range t.tracks {
+			if usedT[j] {
+				continue
+			}
 			if s := matchScore(f.Box, tr.box, tr.missed > 0); s > 0 {
 				pairs = append(pairs, pair{i, j, s})
 			}
@@ -153,8 +282,6 @@ func (t *FaceTracker) associate(faces []Detection) {
 	// Best match first; ties by face then track order, so the result does
 	// not depend on anything but the boxes.
 	sort.SliceStable(pairs, func(a, b int) bool { return pairs[a].score > pairs[b].score })
-	usedF := make([]bool, len(faces))
-	usedT := make([]bool, len(t.tracks))
 	for _, p := range pairs {
 		if usedF[p.f] || usedT[p.tr] {
 			continue
@@ -163,6 +290,7 @@ func (t *FaceTracker) associate(faces []Detection) {
 		faces[p.f].ID = t.tracks[p.tr].id
 		t.tracks[p.tr].box = faces[p.f].Box
 		t.tracks[p.tr].missed = 0
+		t.tracks[p.tr].anchor = nil // found by the detector: a new anchor
 	}
 	kept := t.tracks[:0]
 	for j, tr := range t.tracks {

@@ -89,6 +89,9 @@ func (s FaceSample) probs(v CropVariant) (ModelProbs, bool) {
 type ExtractOptions struct {
 	Backend  string
 	Detector classify.DetectorParams
+	// Landmarks is the landmark model that follows faces in videos, as the
+	// scoring loop does (classify.NewFaceTrackerFor; "": the default).
+	Landmarks string
 	// Crops says the images are face crops (no detection; VariantCrop only).
 	Crops bool
 	// Margins are the crop margins to run the networks on (detected faces).
@@ -153,7 +156,7 @@ func ExtractSamples(ctx context.Context, set string, items []Item, opt ExtractOp
 			base := FaceSample{Set: set, Path: it.Path, Happy: it.Happy, Frame: -1}
 			switch {
 			case IsVideo(it.Path):
-				res[i] = ex.video(ctx, base, opt.Detector)
+				res[i] = ex.video(ctx, base, classify.ScorerParams{Backend: opt.Backend, Detector: opt.Detector, Landmarks: opt.Landmarks})
 			default:
 				res[i] = []FaceSample{ex.image(base, w.det)}
 			}
@@ -222,14 +225,14 @@ func (ex extractor) face(s FaceSample, img gocv.Mat, box, bounds image.Rectangle
 	return s
 }
 
-func (ex extractor) video(ctx context.Context, base FaceSample, dp classify.DetectorParams) []FaceSample {
+func (ex extractor) video(ctx context.Context, base FaceSample, sp classify.ScorerParams) []FaceSample {
 	src, err := capture.Open(base.Path)
 	if err != nil {
 		base.Err = err.Error()
 		return []FaceSample{base}
 	}
 	defer src.Close()
-	tr, err := classify.NewFaceTracker(dp)
+	tr, err := classify.NewFaceTrackerFor(sp)
 	if err != nil {
 		base.Err = err.Error()
 		return []FaceSample{base}
@@ -299,7 +302,13 @@ func CacheKey(set string, opt ExtractOptions) string {
 	if opt.Crops {
 		ms = nil
 	}
-	return fmt.Sprintf("set=%s backend=%s crops=%v detector=%+v margins=%v", set, opt.Backend, opt.Crops, opt.Detector, ms)
+	lm := opt.Landmarks
+	if lm == "" {
+		lm = classify.DefaultLandmarks
+	}
+	// follow=landmarks: videos' faces are followed by their landmarks
+	// between keyframes (caches made before that lack it and are remade).
+	return fmt.Sprintf("set=%s backend=%s crops=%v detector=%+v margins=%v follow=%s", set, opt.Backend, opt.Crops, opt.Detector, ms, lm)
 }
 
 // CachedSamples returns the samples of set from dir/<set>.json.gz when that

@@ -165,7 +165,7 @@ func scoreVideo(ctx context.Context, s *classify.Scorer, p classify.ScorerParams
 		return []Score{{Item: it, Frame: -1, Err: err}}
 	}
 	defer src.Close()
-	tr, err := classify.NewFaceTracker(p.Detector)
+	tr, err := classify.NewFaceTrackerFor(p)
 	if err != nil {
 		return []Score{{Item: it, Frame: -1, Err: err}}
 	}

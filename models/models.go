@@ -152,7 +152,7 @@ const LandmarkPoints = 68
 // box).
 func Landmarks() Spec { return landmarks }
 
-// LandmarkModelNames are the landmark models, the default first.
+// LandmarkModelNames are the landmark models.
 var LandmarkModelNames = []string{landmarks.Name, landmarksTiny.Name}
 
 // GetLandmarks returns the Spec of the named landmark model

@@ -56,8 +56,13 @@ func TestOnlyModelFiles(t *testing.T) {
 		s, _ := models.Get(n)
 		want = append(want, s.File, s.FastFile)
 	}
-	lm := models.Landmarks()
-	want = append(want, lm.File, lm.FastFile)
+	for _, n := range models.LandmarkModelNames {
+		lm, err := models.GetLandmarks(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, lm.File, lm.FastFile)
+	}
 	for _, n := range models.DetectorNames() {
 		s, _ := models.GetDetector(n)
 		want = append(want, s.File)
@@ -89,6 +94,23 @@ func TestModelCardHashes(t *testing.T) {
 		sum := sha256.Sum256(b)
 		if !strings.Contains(string(card), hex.EncodeToString(sum[:])) {
 			t.Errorf("README.md does not list %s's sha256 %x (rebuild? update the card)", f, sum)
+		}
+	}
+}
+
+func TestGetLandmarks(t *testing.T) {
+	for _, n := range models.LandmarkModelNames {
+		s, err := models.GetLandmarks(n)
+		if err != nil || s.Name != n || s.InputSize != 112 || s.Channels != 3 || !s.PadToSquare || s.Source == "" || s.License == "" {
+			t.Errorf("GetLandmarks(%q) = %+v, %v", n, s, err)
+		}
+		if b, err := models.Open(s.FastFile); err != nil || len(b) < 100000 {
+			t.Errorf("%s: %d bytes, %v", s.FastFile, len(b), err)
+		}
+	}
+	for _, n := range []string{"", "faceapi", "landmark5"} {
+		if _, err := models.GetLandmarks(n); !errors.Is(err, models.ErrUnknownModel) {
+			t.Errorf("GetLandmarks(%q): %v, want ErrUnknownModel", n, err)
 		}
 	}
 }

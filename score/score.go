@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/affectlab/affect/capture"
 	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/internal/cpuprio"
 	"github.com/affectlab/affect/record"
 )
 
@@ -32,6 +34,10 @@ type Config struct {
 	// the next run (nil: the run loads its own and closes them).
 	Pool *Pool
 }
+
+// workerNice is how much lower the workers' scheduling priority is than
+// the reader's and the tracker's (see cpuprio).
+var workerNice = 5
 
 // Sink receives frames in order. An error stops the run.
 type Sink func(record.FrameScore) error
@@ -51,6 +57,9 @@ type Stats struct {
 	Decode time.Duration
 	// Timing is the scorers' time per stage, summed over workers.
 	Timing classify.Timing
+	// Track is the face tracker's: the landmarks it found and the faces
+	// it followed by them.
+	Track classify.TrackTiming
 }
 
 // FPS is frames per second of wall time.
@@ -83,7 +92,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 		workers = runtime.NumCPU()
 	}
 	// Load every scorer before reading any frame: a bad model fails fast.
-	tracker, err := classify.NewFaceTracker(cfg.Scorer.Detector)
+	tracker, err := classify.NewFaceTrackerFor(cfg.Scorer)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -183,6 +192,11 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 		wg.Add(1)
 		go func(s *classify.Scorer) {
 			defer wg.Done()
+			// The reader and the tracker work in frame order and feed every
+			// worker: they must never wait for a CPU that a worker holds.
+			if err := cpuprio.Lower(workerNice); err != nil {
+				slog.Debug("score: worker priority unchanged", "err", err)
+			}
 			for j := range jobs {
 				r := scoreFrame(s, j, cfg)
 				j.frame.Close()
@@ -233,6 +247,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink Sink) (Stats,
 		}
 	}
 	stats.Elapsed = time.Since(start)
+	stats.Track = tracker.Timing()
 	stats.Dropped = stats.Captured - stats.Frames
 	for i, s := range scorers {
 		t, t0 := s.Timing(), start0[i]

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/affectlab/affect/capture"
@@ -40,9 +41,20 @@ type BenchResult struct {
 	DecodeMS   float64 `json:"decode_ms_per_frame"`
 	DetectMS   float64 `json:"detect_ms_per_frame"`
 	ClassifyMS float64 `json:"classify_ms_per_face"`
-	// LandmarksMS is the part of ClassifyMS spent on the 68 landmarks.
+	// LandmarksMS is the time per face spent on the 68 landmarks, by the
+	// face tracker (part of DetectMS) or the scorers (part of ClassifyMS).
 	LandmarksMS float64 `json:"landmarks_ms_per_face"`
-	PeakHeapMB  float64 `json:"heap_mb"`
+	// LandmarkModel names the landmark model.
+	LandmarkModel string `json:"landmark_model"`
+	// Followed is how many faces were followed by their landmarks between
+	// keyframes, Lost how many of those tries lost the face (the detector
+	// searched the frame again).
+	Followed   int     `json:"followed_faces"`
+	Lost       int     `json:"lost_faces"`
+	PeakHeapMB float64 `json:"heap_mb"`
+	// CPUMS is the process's CPU time (user + system, all threads) per
+	// frame: what a frame costs, whatever else the machine is doing.
+	CPUMS float64 `json:"cpu_ms_per_frame"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -86,6 +98,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var faces int64
 	var ms runtime.MemStats
+	cpu0 := processCPU()
 	stats, err := score.Run(ctx, src, score.Config{Source: pos[0], Scorer: sf.scorerParams(), Workers: workers},
 		func(f record.FrameScore) error {
 			if f.FaceFound {
@@ -99,27 +112,42 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil && !errors.Is(err, errEnough) {
 		return err
 	}
+	cpu := processCPU() - cpu0
 	runtime.ReadMemStats(&ms)
 	n := float64(max(stats.Frames, 1))
 	perFace := float64(max(stats.Timing.Faces, 1))
 	r := BenchResult{
 		Video: pos[0], Model: sf.model, Backend: sf.backend, Workers: workers, CPUs: runtime.NumCPU(),
 		Frames: stats.Frames, FaceFrames: faces, Seconds: stats.Elapsed.Seconds(), FPS: stats.FPS(),
-		DecodeMS:    ms1(stats.Decode) / n,
-		DetectMS:    ms1(stats.Timing.Detect) / n,
-		ClassifyMS:  ms1(stats.Timing.Classify) / perFace,
-		LandmarksMS: ms1(stats.Timing.Landmarks) / perFace,
-		PeakHeapMB:  float64(ms.HeapSys) / (1 << 20),
+		DecodeMS:      ms1(stats.Decode) / n,
+		DetectMS:      ms1(stats.Timing.Detect) / n,
+		ClassifyMS:    ms1(stats.Timing.Classify) / perFace,
+		LandmarksMS:   ms1(stats.Timing.Landmarks+stats.Track.Landmarks) / float64(max(stats.Timing.Faces, stats.Track.Faces, 1)),
+		LandmarkModel: sf.landmarkModel,
+		Followed:      stats.Track.Followed,
+		Lost:          stats.Track.Lost,
+		PeakHeapMB:    float64(ms.HeapSys) / (1 << 20),
+		CPUMS:         ms1(cpu) / n,
 	}
 	fmt.Fprintf(stdout, "%s: %d frames (%d with a face) in %.2f s = %.1f frames/s  [model %s, backend %s, %d workers on %d CPUs]\n",
 		r.Video, r.Frames, r.FaceFrames, r.Seconds, r.FPS, r.Model, r.Backend, r.Workers, r.CPUs)
-	fmt.Fprintf(stdout, "per frame: decode %.2f ms, detect %.2f ms; per face: classify %.2f ms (landmarks %.2f ms of it); heap %.0f MB\n",
-		r.DecodeMS, r.DetectMS, r.ClassifyMS, r.LandmarksMS, r.PeakHeapMB)
+	fmt.Fprintf(stdout, "per frame: decode %.2f ms, find and follow faces %.2f ms; per face: classify %.2f ms, landmarks (%s) %.2f ms; faces followed by landmarks %d (lost %d); CPU %.2f ms per frame; heap %.0f MB\n",
+		r.DecodeMS, r.DetectMS, r.ClassifyMS, r.LandmarkModel, r.LandmarksMS, r.Followed, r.Lost, r.CPUMS, r.PeakHeapMB)
 	line, _ := json.Marshal(r)
 	fmt.Fprintln(stdout, string(line))
 	return nil
 }
 
 var errEnough = errors.New("enough frames")
+
+// processCPU is the CPU time the process has used (user + system, all
+// threads, OpenCV's and FFmpeg's included).
+func processCPU() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
 
 func ms1(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

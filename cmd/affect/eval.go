@@ -43,6 +43,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reliability := fs.Bool("reliability", false, "print each model's reliability curve (mean score and share of happy images per score bin)")
 	smoothWin := fs.Duration("smooth", smooth.DefaultWindowMS*time.Millisecond, "videos: score each frame by the centred moving average over this window, the happiness_smoothed column of the result files (0: raw per-frame scores only); the raw figures are printed too")
 	detector := fs.String("detector", classify.DefaultDetector, "face detector: blazeface (default), blazeface-back, haar, lbp or a cascade XML file")
+	landmarkModel := fs.String("landmark-model", classify.DefaultLandmarks, "68-point landmark model: "+strings.Join(classify.LandmarkModels(), ", ")+" (head pose; follows faces in videos)")
 	excludeLow := fs.Bool("exclude-low", false, "leave faces that fail the quality rule out of the figures (as low_quality=1 rows)")
 	protocol := fs.Bool("protocol", false, "instead of DIR or --manifest: the evaluation protocol on the development sets (--fer, --genki, --crema): the shipped default, combined_v1 and the plain average held out within each set, and the default's recipe leave-one-dataset-out")
 	var d devFlags
@@ -100,7 +101,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, b := range bs {
 		for _, m := range ms {
 			bar := newProgress(stderr, m+"/"+b, int64(len(items)), *quiet)
-			scores, err := evaluate.ScoreItems(ctx, items, classify.ScorerParams{Model: m, Backend: b, Crops: *crops, Uncalibrated: *uncal, NoFlip: *noFlip, Margin: *margin,
+			scores, err := evaluate.ScoreItems(ctx, items, classify.ScorerParams{Model: m, Backend: b, Landmarks: *landmarkModel, Crops: *crops, Uncalibrated: *uncal, NoFlip: *noFlip, Margin: *margin,
 				Detector: classify.DetectorParams{Cascade: *detector}}, *workers,
 				func(n int) { bar.update(int64(n)) })
 			bar.finish()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type scoringFlags struct {
 	minFace        float64
 	keyframeEvery  int
 	detector       string
+	landmarkModel  string
 	smooth         time.Duration
 	reconnect      time.Duration
 	readTimeout    time.Duration
@@ -60,6 +62,7 @@ func (sf *scoringFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&sf.minFace, "min-face", 0, "smallest face height as a fraction of the frame height (0: 1/8); larger is faster")
 	fs.DurationVar(&sf.reconnect, "reconnect", capture.DefaultReconnect, "how long a camera or stream that stops delivering frames is reopened before the input counts as lost (0: not at all)")
 	fs.DurationVar(&sf.readTimeout, "read-timeout", capture.DefaultReadTimeout, "a camera or stream that delivers no frame for this long counts as stalled and is reopened")
+	fs.StringVar(&sf.landmarkModel, "landmark-model", classify.DefaultLandmarks, "68-point landmark model: "+strings.Join(classify.LandmarkModels(), ", ")+" (faces are followed by their landmarks between keyframes)")
 	fs.IntVar(&sf.keyframeEvery, "keyframe-every", 0, "search the whole frame for faces every N frames, tracking known faces in between (0: 10; 1: every frame)")
 }
 
@@ -106,6 +109,9 @@ func (sf *scoringFlags) validate() error {
 	if sf.readTimeout <= 0 {
 		return usageError("--read-timeout %v must be > 0", sf.readTimeout)
 	}
+	if !slices.Contains(classify.LandmarkModels(), sf.landmarkModel) {
+		return usageError("--landmark-model %q: choose one of %v", sf.landmarkModel, classify.LandmarkModels())
+	}
 	if sf.keyframeEvery < 0 {
 		return usageError("--keyframe-every %d must be ≥ 1", sf.keyframeEvery)
 	}
@@ -117,7 +123,7 @@ func (sf *scoringFlags) captureOptions() []capture.Option {
 }
 
 func (sf *scoringFlags) scorerParams() classify.ScorerParams {
-	return classify.ScorerParams{Model: sf.model, Backend: sf.backend, Detector: classify.DetectorParams{
+	return classify.ScorerParams{Model: sf.model, Backend: sf.backend, Landmarks: sf.landmarkModel, Detector: classify.DetectorParams{
 		Cascade: sf.detector, DetectWidth: sf.detectWidth, MinFaceFrac: sf.minFace, KeyframeEvery: sf.keyframeEvery}}
 }
 

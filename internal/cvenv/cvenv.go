@@ -10,6 +10,7 @@
 //     overrides it.
 //   - OPENCV_LOG_LEVEL=ERROR: no warnings for every video backend tried.
 //   - OPENCV_VIDEOIO_PRIORITY_GSTREAMER=0: files and streams are read with FFmpeg.
+//   - glibc's malloc keeps freed memory for reuse (see keepFreedMemory).
 package cvenv
 
 import (
@@ -35,4 +36,5 @@ func init() {
 		n = v
 	}
 	SetNumThreads(n)
+	keepFreedMemory()
 }

@@ -370,61 +370,65 @@ type onnxNode struct {
 	inits int
 }
 
+// walkProto calls each for every field of the protobuf message b: the
+// value of a bytes field in v, of a varint field in x.
+func walkProto(t *testing.T, b []byte, each func(num protowire.Number, typ protowire.Type, v []byte, x uint64)) {
+	t.Helper()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			t.Fatalf("bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch typ {
+		case protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				t.Fatal("bad bytes")
+			}
+			each(num, typ, v, 0)
+			b = b[m:]
+		case protowire.VarintType:
+			x, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				t.Fatal("bad varint")
+			}
+			each(num, typ, nil, x)
+			b = b[m:]
+		default:
+			m := protowire.ConsumeFieldValue(num, typ, b)
+			if m < 0 {
+				t.Fatal("bad field")
+			}
+			b = b[m:]
+		}
+	}
+}
+
 // readNodes walks ModelProto.graph.node with protowire and returns op types
 // and integer attributes, plus the graph's initializer count in nodes[0].inits.
 func readNodes(t *testing.T, b []byte) []onnxNode {
 	t.Helper()
-	field := func(b []byte, each func(num protowire.Number, typ protowire.Type, v []byte, x uint64)) {
-		for len(b) > 0 {
-			num, typ, n := protowire.ConsumeTag(b)
-			if n < 0 {
-				t.Fatalf("bad tag: %v", protowire.ParseError(n))
-			}
-			b = b[n:]
-			switch typ {
-			case protowire.BytesType:
-				v, m := protowire.ConsumeBytes(b)
-				if m < 0 {
-					t.Fatal("bad bytes")
-				}
-				each(num, typ, v, 0)
-				b = b[m:]
-			case protowire.VarintType:
-				x, m := protowire.ConsumeVarint(b)
-				if m < 0 {
-					t.Fatal("bad varint")
-				}
-				each(num, typ, nil, x)
-				b = b[m:]
-			default:
-				m := protowire.ConsumeFieldValue(num, typ, b)
-				if m < 0 {
-					t.Fatal("bad field")
-				}
-				b = b[m:]
-			}
-		}
-	}
 	var nodes []onnxNode
 	inits := 0
-	field(b, func(num protowire.Number, _ protowire.Type, graph []byte, _ uint64) {
+	walkProto(t, b, func(num protowire.Number, _ protowire.Type, graph []byte, _ uint64) {
 		if num != 7 { // ModelProto.graph
 			return
 		}
-		field(graph, func(num protowire.Number, _ protowire.Type, v []byte, _ uint64) {
+		walkProto(t, graph, func(num protowire.Number, _ protowire.Type, v []byte, _ uint64) {
 			switch num {
 			case 5: // initializer
 				inits++
 			case 1: // node
 				nd := onnxNode{ints: map[string][]int64{}}
-				field(v, func(num protowire.Number, _ protowire.Type, v []byte, _ uint64) {
+				walkProto(t, v, func(num protowire.Number, _ protowire.Type, v []byte, _ uint64) {
 					switch num {
 					case 4:
 						nd.op = string(v)
 					case 5: // attribute
 						var name string
 						var vals []int64
-						field(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) {
+						walkProto(t, v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) {
 							switch {
 							case num == 1:
 								name = string(v)
@@ -493,6 +497,94 @@ func TestCommittedGraphsFitTheirBackends(t *testing.T) {
 					t.Errorf("no grouped (depthwise) Conv in the OpenCV graph")
 				}
 				t.Logf("%d nodes, %d initializers, %d grouped convs", len(nodes), nodes[0].inits, grouped)
+			})
+		}
+	}
+}
+
+// initializerDims returns the dims of each initializer of the ModelProto b,
+// by name.
+func initializerDims(t *testing.T, b []byte) map[string][]int64 {
+	t.Helper()
+	dims := map[string][]int64{}
+	walkProto(t, b, func(num protowire.Number, _ protowire.Type, graph []byte, _ uint64) {
+		if num != 7 { // ModelProto.graph
+			return
+		}
+		walkProto(t, graph, func(num protowire.Number, _ protowire.Type, v []byte, _ uint64) {
+			if num != 5 { // GraphProto.initializer
+				return
+			}
+			var name string
+			var d []int64
+			walkProto(t, v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) {
+				switch {
+				case num == 1 && typ == protowire.VarintType: // TensorProto.dims
+					d = append(d, int64(x))
+				case num == 8: // TensorProto.name
+					name = string(v)
+				}
+			})
+			dims[name] = d
+		})
+	})
+	return dims
+}
+
+// TestLandmarkGraphsStructure checks the committed landmark graphs have the
+// architecture of the face-api net they were converted from: face-api's
+// FaceFeatureExtractor (four denseBlock4 of 32/64/128/256 channels) for
+// landmark68 and TinyFaceFeatureExtractor (three denseBlock3 of 32/64/128)
+// for landmark68tiny, then a global average pool and a fully connected
+// layer to 136. A dense block's first convolution is a plain one in the
+// first block and a depthwise-separable one on the previous block's
+// channels otherwise; its other convolutions are depthwise-separable on its
+// own channels. The onnx-go graph folds each separable convolution into one
+// dense Conv; the OpenCV graph keeps a depthwise (grouped) and a pointwise
+// Conv.
+func TestLandmarkGraphsStructure(t *testing.T) {
+	tests := []struct {
+		model  string
+		groups []int64 // the depthwise Convs' group (their channels), in order
+		fc     []int64 // the fully connected layer's weights
+	}{
+		{"landmark68", []int64{32, 32, 32, 32, 64, 64, 64, 64, 128, 128, 128, 128, 256, 256, 256}, []int64{256, 136}},
+		{"landmark68tiny", []int64{32, 32, 32, 64, 64, 64, 128, 128}, []int64{128, 136}},
+	}
+	for _, tc := range tests {
+		for _, f := range []Flavor{Dense, Fast} {
+			file := FileName(tc.model, f)
+			t.Run(file, func(t *testing.T) {
+				b, err := os.ReadFile(filepath.Join("..", file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				count := map[string]int{}
+				var groups []int64
+				for _, n := range readNodes(t, b) {
+					count[n.op]++
+					if g := n.ints["group"]; n.op == "Conv" && len(g) == 1 && g[0] > 1 {
+						groups = append(groups, g[0])
+					}
+				}
+				// The plain first Conv, then one folded Conv per separable
+				// one (Dense) or a depthwise and a pointwise one (Fast).
+				convs, wantGroups := 1+len(tc.groups), []int64(nil)
+				if f == Fast {
+					convs, wantGroups = 1+2*len(tc.groups), tc.groups
+				}
+				if count["Conv"] != convs {
+					t.Errorf("%d Convs, want %d", count["Conv"], convs)
+				}
+				if fmt.Sprint(groups) != fmt.Sprint(wantGroups) {
+					t.Errorf("grouped Convs' groups %v, want %v", groups, wantGroups)
+				}
+				if count["GlobalAveragePool"] != 1 || count["MatMul"] != 1 || count["Softmax"] != 0 {
+					t.Errorf("%d GlobalAveragePool, %d MatMul, %d Softmax: want 1, 1, 0", count["GlobalAveragePool"], count["MatMul"], count["Softmax"])
+				}
+				if d := initializerDims(t, b)["fc/W"]; fmt.Sprint(d) != fmt.Sprint(tc.fc) {
+					t.Errorf("fc/W has dims %v, want %v", d, tc.fc)
+				}
 			})
 		}
 	}

