@@ -36,6 +36,10 @@ type FileSummary struct {
 	// (models.Version), e.g. "combined (combined_v2.json) sha256:1a2b3c4d5e6f".
 	ModelVersion string `json:"model_version,omitempty"`
 	Backend      string `json:"backend"`
+	// Detector and LandmarkModel made the face boxes and the landmarks
+	// (head pose, and the boxes of faces followed between keyframes).
+	Detector      string `json:"detector,omitempty"`
+	LandmarkModel string `json:"landmark_model,omitempty"`
 	// Status is "complete" (every frame of the input was scored) or
 	// "incomplete": a camera or stream had gaps (Gaps) or was lost
 	// (SourceError); the frames it delivered are all in the result.
@@ -161,12 +165,22 @@ func File(ctx context.Context, in, outDir string, o FileOptions) (export.Paths, 
 	if backend == "" {
 		backend = classify.BackendOpenCV
 	}
+	detector, landmarks := o.Scorer.Detector.Cascade, o.Scorer.Landmarks
+	if detector == "" {
+		detector = classify.DefaultDetector
+	}
+	if landmarks == "" {
+		landmarks = classify.DefaultLandmarks
+	}
+	if o.Scorer.Crops {
+		detector = "" // the inputs are face crops: no detector
+	}
 	version := classify.ModelVersion(model)
 	if sha, err := models.Version(model); err == nil {
 		version += " " + sha
 	}
 	fsum := FileSummary{
-		Input: name, Model: model, ModelVersion: version, Backend: backend, Status: "complete",
+		Input: name, Model: model, ModelVersion: version, Backend: backend, Detector: detector, LandmarkModel: landmarks, Status: "complete",
 		ElapsedS: stats.Elapsed.Seconds(), ScoredFPS: stats.FPS(), Summary: sum,
 		Gaps: capture.Gaps(src), SkippedFiles: info.Skipped, FrameErrors: sink.frameErrs,
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
 
 	"github.com/affectlab/affect/export"
@@ -132,6 +133,9 @@ func TestScoreImageWithNoFace(t *testing.T) {
 	// Every number says which model made it, down to the combination file.
 	if want := "combined (" + models.CombinationFile + ") sha256:"; sum.Model != "combined" || !strings.HasPrefix(sum.ModelVersion, want) {
 		t.Errorf("summary model %q, model_version %q; want combined, %q", sum.Model, sum.ModelVersion, want)
+	}
+	if sum.Detector != classify.DefaultDetector || sum.LandmarkModel != classify.DefaultLandmarks {
+		t.Errorf("summary detector %q, landmark_model %q; want %q, %q", sum.Detector, sum.LandmarkModel, classify.DefaultDetector, classify.DefaultLandmarks)
 	}
 }
 
