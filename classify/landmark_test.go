@@ -212,9 +212,12 @@ func cremaFrame(t *testing.T, clip string, index int) gocv.Mat {
 // TestLandmarksMatchHandMarks: on two real faces the eye corners, nose tip
 // and mouth corners are within a few pixels of where a person puts them.
 // The faces are about 100 and 137 pixels wide; the eye corners are about 60
-// px apart; 6 px is a tenth of that.
+// px apart; 6 px is a tenth of that. The tiny net is a little less
+// accurate: when this was written its worst point was 6.0 px off
+// (astronaut, left mouth corner; landmark68: 4.8 px) and its mean 3.0 and
+// 1.9 px (landmark68: 2.5 and 1.0 px), so it is held to 7 px.
 func TestLandmarksMatchHandMarks(t *testing.T) {
-	const tol = 6.0
+	tols := map[string]float64{"landmark68": 6, "landmark68tiny": 7}
 	for _, c := range landmarkCases() {
 		t.Run(c.name, func(t *testing.T) {
 			img := c.load(t)
@@ -222,20 +225,26 @@ func TestLandmarksMatchHandMarks(t *testing.T) {
 			if img.Empty() {
 				t.Fatal("cannot read the image")
 			}
-			for _, backend := range classify.BackendNames() {
-				l, err := newLandmarker(t, backend).Landmarks(img, c.box)
-				if err != nil {
-					t.Fatal(err)
+			for _, model := range classify.LandmarkModels() {
+				tol, ok := tols[model]
+				if !ok {
+					t.Fatalf("no tolerance for landmark model %q", model)
 				}
-				worst := 0.0
-				for i, want := range c.marks {
-					d := math.Hypot(l[i].X-want.X, l[i].Y-want.Y)
-					worst = math.Max(worst, d)
-					if d > tol {
-						t.Errorf("%s: landmark %d at (%.1f, %.1f), marked at (%.0f, %.0f): %.1f px off", backend, i, l[i].X, l[i].Y, want.X, want.Y, d)
+				for _, backend := range classify.BackendNames() {
+					l, err := newLandmarkerModel(t, backend, model).Landmarks(img, c.box)
+					if err != nil {
+						t.Fatal(err)
 					}
+					worst, sum := 0.0, 0.0
+					for i, want := range c.marks {
+						d := math.Hypot(l[i].X-want.X, l[i].Y-want.Y)
+						worst, sum = math.Max(worst, d), sum+d
+						if d > tol {
+							t.Errorf("%s/%s: landmark %d at (%.1f, %.1f), marked at (%.0f, %.0f): %.1f px off", model, backend, i, l[i].X, l[i].Y, want.X, want.Y, d)
+						}
+					}
+					t.Logf("%s/%s: mean %.2f px, worst %.2f px of %d hand-marked points", model, backend, sum/float64(len(c.marks)), worst, len(c.marks))
 				}
-				t.Logf("%s: worst of %d hand-marked points %.1f px", backend, len(c.marks), worst)
 			}
 		})
 	}

@@ -126,20 +126,12 @@ var landmarks = Spec{
 // landmarksTiny is face-api's FaceLandmark68TinyNet: the same input and
 // output as landmarks, a smaller feature extractor (three dense blocks of
 // three depthwise-separable convolutions instead of four of four).
-var landmarksTiny = Spec{
-	Name:        "landmark68tiny",
-	File:        "landmark68tiny.onnx",
-	FastFile:    "landmark68tiny_fast.onnx",
-	InputSize:   112,
-	Channels:    3,
-	PadToSquare: true,
-	Mean:        [3]float64{122.782, 117.001, 104.298},
-	Scale:       1.0 / 255,
-	Margin:      0,
-	Source:      "@vladmandic/face-api@1.7.15 (model/face_landmark_68_tiny_model)",
-	License:     "MIT (Copyright (c) Vladimir Mandic); fork of face-api.js by justadudewhohacks (MIT)",
-	Training:    "\"a dataset of ~35k face images labeled with 68 face landmark points\" (face-api TUTORIAL.md); not further documented",
-}
+var landmarksTiny = func() Spec {
+	s := landmarks
+	s.Name, s.File, s.FastFile = "landmark68tiny", "landmark68tiny.onnx", "landmark68tiny_fast.onnx"
+	s.Source = "@vladmandic/face-api@1.7.15 (model/face_landmark_68_tiny_model)"
+	return s
+}()
 
 // LandmarkPoints is the number of points the landmark model gives (the
 // iBUG 300-W 68-point scheme: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47,
