@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/affectlab/affect/classify"
 	"github.com/affectlab/affect/models"
 	"github.com/affectlab/affect/models/convert"
 )
@@ -64,9 +65,18 @@ func modelsList(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s\t%dx%d %s\tfiles %s, %s\tmargin %.2f\tsource %s\n\tlabels %s\n\tlicence %s\n",
 			s.Name, s.InputSize, s.InputSize, ch, s.File, s.FastFile, s.Margin, s.Source, strings.Join(s.Labels[:], ","), s.License)
 	}
-	l := models.Landmarks()
-	fmt.Fprintf(stdout, "%s\t%dx%d RGB\tfiles %s, %s\tface box, no margin\tsource %s\n\toutput %d landmarks (x,y), iBUG 68-point order\n\tlicence %s\n",
-		l.Name, l.InputSize, l.InputSize, l.File, l.FastFile, l.Source, models.LandmarkPoints, l.License)
+	for _, name := range models.LandmarkModelNames {
+		l, err := models.GetLandmarks(name)
+		if err != nil {
+			return err
+		}
+		def := ""
+		if name == classify.DefaultLandmarks {
+			def = " (default)"
+		}
+		fmt.Fprintf(stdout, "%s%s\t%dx%d RGB\tfiles %s, %s\tface box, no margin\tsource %s\n\toutput %d landmarks (x,y), iBUG 68-point order\n\tlicence %s\n",
+			l.Name, def, l.InputSize, l.InputSize, l.File, l.FastFile, l.Source, models.LandmarkPoints, l.License)
+	}
 	for _, name := range models.DetectorNames() {
 		d, err := models.GetDetector(name)
 		if err != nil {

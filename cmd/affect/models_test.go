@@ -16,7 +16,7 @@ func TestModelsCommand(t *testing.T) {
 		stdout   []string
 		stderror []string
 	}{
-		{"list", []string{"models", "list"}, 0, []string{"human\t64x64 gray", "faceapi\t112x112 RGB", "@vladmandic/face-api@1.7.15"}, nil},
+		{"list", []string{"models", "list"}, 0, []string{"human\t64x64 gray", "faceapi\t112x112 RGB", "@vladmandic/face-api@1.7.15", "landmark68\t112x112", "landmark68tiny (default)\t112x112"}, nil},
 		{"no action", []string{"models"}, 2, nil, []string{"missing action"}},
 		{"unknown action", []string{"models", "frob"}, 2, nil, []string{`unknown action "frob"`}},
 		{"extra argument", []string{"models", "build", "x"}, 2, nil, []string{"takes no arguments"}},
