@@ -111,7 +111,7 @@ func moveBox(r image.Rectangle, s similarity) image.Rectangle {
 func (t *FaceTracker) followFace(frame gocv.Mat, tr *track) (Detection, bool) {
 	a := tr.anchor
 	bounds := image.Rect(0, 0, frame.Cols(), frame.Rows())
-	if contrast(frame, tr.box) < FollowMinContrast {
+	if contrast(frame, tr.box, &t.mean, &t.sd) < FollowMinContrast {
 		return Detection{}, false
 	}
 	t0 := time.Now()
@@ -157,18 +157,15 @@ func (t *FaceTracker) followFace(frame gocv.Mat, tr *track) (Detection, bool) {
 }
 
 // contrast returns the largest per-channel standard deviation of frame's
-// pixels in r (0 for an empty region).
-func contrast(frame gocv.Mat, r image.Rectangle) float64 {
+// pixels in r (0 for an empty region); mean and sd are scratch Mats.
+func contrast(frame gocv.Mat, r image.Rectangle, mean, sd *gocv.Mat) float64 {
 	r = r.Intersect(image.Rect(0, 0, frame.Cols(), frame.Rows()))
 	if r.Empty() {
 		return 0
 	}
 	region := frame.Region(r)
 	defer region.Close()
-	mean, sd := gocv.NewMat(), gocv.NewMat()
-	defer mean.Close()
-	defer sd.Close()
-	gocv.MeanStdDev(region, &mean, &sd)
+	gocv.MeanStdDev(region, mean, sd)
 	best := 0.0
 	for i := range sd.Rows() {
 		best = max(best, sd.GetDoubleAt(i, 0))

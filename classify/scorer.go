@@ -131,8 +131,9 @@ type Timing struct {
 type Scorer struct {
 	p   ScorerParams
 	det FaceDetector
-	// lm finds every scored face's 68 landmarks (head pose; smile
-	// geometry when the combination uses it: geometry).
+	// lm finds the 68 landmarks (head pose; smile geometry when the
+	// combination uses it: geometry) of a face given without them; loaded
+	// on first use.
 	lm       *Landmarker
 	geometry bool
 	models   []*Model
@@ -192,12 +193,12 @@ func NewScorer(p ScorerParams) (*Scorer, error) {
 		p.Landmarks = DefaultLandmarks
 		s.p.Landmarks = p.Landmarks
 	}
-	lm, err := NewLandmarkerModel(p.Backend, p.Landmarks)
-	if err != nil {
+	// The landmark net is loaded when a face comes without landmarks (a
+	// FaceTracker gives them): checked now, so a bad name fails here.
+	if _, err := models.GetLandmarks(p.Landmarks); err != nil {
 		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("classify: %w", err)
 	}
-	s.lm = lm
 	s.geometry = p.Model == ModelCombined && comb.NeedsLandmarks()
 	s.crop = gocv.NewMat()
 	s.gray = gocv.NewMat()
@@ -322,6 +323,11 @@ func (s *Scorer) scoreFaces(frame gocv.Mat, dets []Detection, low bool) ([]recor
 		} else {
 			t1 := time.Now()
 			var err error
+			if s.lm == nil {
+				if s.lm, err = NewLandmarkerModel(s.p.Backend, s.p.Landmarks); err != nil {
+					return nil, err
+				}
+			}
 			l, err = s.lm.Landmarks(frame, b)
 			s.timing.Landmarks += time.Since(t1)
 			if err != nil {

@@ -57,9 +57,10 @@ type FaceTracker struct {
 	lastBox   image.Rectangle // the participant's last box
 	missing   int             // frames since the participant was last seen
 
-	lm     *Landmarker // nil: no landmarks
-	follow bool        // follow faces by their landmarks between keyframes
-	timing TrackTiming
+	lm       *Landmarker // nil: no landmarks
+	follow   bool        // follow faces by their landmarks between keyframes
+	mean, sd gocv.Mat    // scratch for contrast
+	timing   TrackTiming
 }
 
 // TrackTiming is the time a FaceTracker spent per stage.
@@ -130,6 +131,7 @@ func NewFaceTrackerWith(p DetectorParams, tp TrackParams) (*FaceTracker, error) 
 		}
 		t.lm = lm
 		t.follow = IsBlazeFace(d.Params().Cascade)
+		t.mean, t.sd = gocv.NewMat(), gocv.NewMat()
 	}
 	return t, nil
 }
@@ -138,7 +140,7 @@ func NewFaceTrackerWith(p DetectorParams, tp TrackParams) (*FaceTracker, error) 
 func (t *FaceTracker) Close() error {
 	err := t.det.Close()
 	if t.lm != nil {
-		err = errors.Join(err, t.lm.Close())
+		err = errors.Join(err, t.lm.Close(), t.mean.Close(), t.sd.Close())
 	}
 	return err
 }
