@@ -186,6 +186,9 @@ func RunProtocol(w io.Writer, sets []DevSet, cands []Candidate, o ProtocolOption
 		if err := TargetsReport(w, res[best], res[0]); err != nil {
 			return nil, -1, err
 		}
+		if err := CeilingReport(w, sets, o.Fit.withDefaults().Eps); err != nil {
+			return nil, -1, err
+		}
 		if o.Bootstrap > 0 {
 			for i, r := range res {
 				if r.Pooled == nil && i != best {

@@ -45,7 +45,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	detector := fs.String("detector", classify.DefaultDetector, "face detector: blazeface (default), blazeface-back, haar, lbp or a cascade XML file")
 	landmarkModel := fs.String("landmark-model", classify.DefaultLandmarks, "68-point landmark model: "+strings.Join(classify.LandmarkModels(), ", ")+" (head pose; follows faces in videos)")
 	excludeLow := fs.Bool("exclude-low", false, "leave faces that fail the quality rule out of the figures (as low_quality=1 rows)")
-	protocol := fs.Bool("protocol", false, "instead of DIR or --manifest: the evaluation protocol on the development sets (--fer, --genki, --crema): the shipped default, combined_v1 and the plain average held out within each set, and the default's recipe leave-one-dataset-out")
+	protocol := fs.Bool("protocol", false, "instead of DIR or --manifest: the evaluation protocol on the development sets (--fer, --genki, --crema): the shipped default, combined_v1 and the plain average held out within each set, the default's recipe leave-one-dataset-out, and the best any weighting of the two networks' happy logits reaches on each held-out part (an oracle bound)")
 	var d devFlags
 	d.register(fs)
 	pos, err := parseFlags(fs, args)
