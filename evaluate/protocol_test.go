@@ -140,10 +140,12 @@ func TestEvaluateCandidatesKnownAnswers(t *testing.T) {
 		t.Errorf("Choose = %d, want the only fitted candidate (1)", Choose(res))
 	}
 	var b strings.Builder
-	if err := WriteProtocolReport(&b, sets, res, ProtocolOptions{SmoothMS: 100}); err != nil {
+	if err := WriteProtocolReport(&b, sets, res, ProtocolOptions{SmoothMS: 100, Reliability: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| oracle | 1.0000 | 1.0000 | 0.0000 |", "Leave one dataset out", "| CREMA-D | 200 | 67 | 100 | 100 | 0 |"} {
+	for _, want := range []string{"| oracle | 1.0000 | 1.0000 | 0.0000 |", "Leave one dataset out", "| CREMA-D | 200 | 67 | 100 | 100 | 0 |",
+		"- oracle, GENKI-4K: 0.00→0.00 (67), 1.00→1.00 (33)\n",
+		"- oracle, CREMA-D video score (smoothed 100 ms): 0.00→0.00 (67), 1.00→1.00 (33)\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

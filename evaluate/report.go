@@ -239,6 +239,15 @@ func WriteProtocolReport(w io.Writer, sets []DevSet, res []CandidateResult, o Pr
 				s, y, _ := scoreRows(r.pooled, part{ds, false})
 				ew.printf("- %s, %s: %s\n", r.Candidate.Name, setName(n), reliabilityText(s, y))
 			}
+			if o.SmoothMS > 0 {
+				if ds := setByName(sets, SetCREMA); ds != nil {
+					s, y, err := smoothedRows(r.pooled, ds, o.SmoothMS)
+					if err != nil {
+						return err
+					}
+					ew.printf("- %s, %s video score (smoothed %g ms): %s\n", r.Candidate.Name, setName(SetCREMA), o.SmoothMS, reliabilityText(s, y))
+				}
+			}
 		}
 	}
 	return ew.err
