@@ -8,11 +8,12 @@ import (
 	"github.com/affectlab/affect/record"
 )
 
-// A Ceiling is the best held-out AUC that any weighting of the two
-// networks' happy logits reaches on one development set, the weighting
+// A Ceiling is the best held-out AUC that any non-negative weighting of the
+// two networks' happy logits reaches on one development set, the weighting
 // chosen on that held-out part itself. It bounds every recipe whose inputs
-// are those two logits (a logistic combination of them ranks faces as one
-// such weighting does); it is an oracle, never a model choice.
+// are those two logits with non-negative weights (a logistic combination of
+// them ranks faces as one such weighting does); it is an oracle, never a
+// model choice.
 type Ceiling struct {
 	Set  string
 	Flip bool
@@ -69,7 +70,7 @@ func LogitCeiling(ds *DevSet, view Candidate, eps float64) (Ceiling, error) {
 // (the default's), without and with mirror averaging.
 func CeilingReport(w io.Writer, sets []DevSet, eps float64) error {
 	ew := &errWriter{w: w}
-	ew.printf("\nCeiling of any weighting of the two happy logits (crops 0/0), the weighting chosen on each held-out part itself: an oracle bound for every two-logit recipe, not a model choice.\n\n")
+	ew.printf("\nCeiling of any non-negative weighting of the two happy logits (crops 0/0), the weighting chosen on each held-out part itself: an oracle bound for every two-logit recipe (non-negative weights, as every fit here has), not a model choice.\n\n")
 	ew.printf("| set | mirror averaging | faces | human alone | faceapi alone | best weighting | at human weight |\n|---|---|---|---|---|---|---|\n")
 	for k := range sets {
 		for _, flip := range []bool{false, true} {
