@@ -1,12 +1,15 @@
 package pipeline_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/affectlab/affect/internal/natstest"
 	"github.com/affectlab/affect/pipeline"
 )
 
@@ -55,5 +58,39 @@ func TestSessionEndMatching(t *testing.T) {
 	}
 	if c := st.Counts(); c.Frames != 10 || c.Rejected[pipeline.RejectBadToken] != 1 {
 		t.Errorf("counts %+v", c)
+	}
+}
+
+// An event sent while no server answers for the stream (as while a new
+// leader is elected) is sent again until the stream answers: here the
+// stream appears 2 s later, longer than the 5 tries of 250 ms events once
+// had, and the marker is stored exactly once.
+func TestEventWaitsForTheStream(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := natstest.Dial(t, s.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	made := make(chan error, 1)
+	go func() {
+		time.Sleep(2 * time.Second)
+		_, err := pipeline.EnsureStreams(ctx, js)
+		made <- err
+	}()
+	if err := pipeline.PublishEvent(ctx, js, pipeline.NewMarkerEvent("s1", testMarkers[0])); err != nil {
+		t.Fatalf("marker sent while the stream was missing: %v", err)
+	}
+	if err := <-made; err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, pipeline.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(pipeline.EventsSubject("s1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects[pipeline.EventsSubject("s1")]; n != 1 {
+		t.Errorf("the stream holds %d events of the session, want the marker once", n)
 	}
 }

@@ -147,11 +147,33 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ev Event) error {
 		return fmt.Errorf("publish event: %w", err)
 	}
 	msg := &nats.Msg{Subject: EventsSubject(ev.Session), Data: data}
-	_, err = js.PublishMsg(ctx, msg, jetstream.WithMsgID(EventMsgID(ev)), jetstream.WithExpectStream(StreamName), jetstream.WithRetryAttempts(5), jetstream.WithRetryWait(250*time.Millisecond))
+	_, err = js.PublishMsg(ctx, msg, append(eventRetry(), jetstream.WithMsgID(EventMsgID(ev)), jetstream.WithExpectStream(StreamName))...)
 	if err != nil {
-		return fmt.Errorf("publish %s event of session %q: %w", ev.Type, ev.Session, err)
+		return fmt.Errorf("publish %s event of session %q: %w%s", ev.Type, ev.Session, err, noStreamHint(err))
 	}
 	return nil
+}
+
+// Events ride out a change of the stream's leader: while no server answers
+// for the stream (a new leader is being elected after the old one failed),
+// an event is sent again every EventRetryWait for up to EventRetryFor, within
+// the caller's context (and, when that has no deadline, within the
+// JetStream context's default timeout).
+const (
+	EventRetryWait = 250 * time.Millisecond
+	EventRetryFor  = 10 * time.Second
+)
+
+func eventRetry() []jetstream.PublishOpt {
+	return []jetstream.PublishOpt{jetstream.WithRetryAttempts(int(EventRetryFor / EventRetryWait)), jetstream.WithRetryWait(EventRetryWait)}
+}
+
+// noStreamHint says what to check when no server answered for the stream.
+func noStreamHint(err error) string {
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		return fmt.Sprintf(" (no server answered for stream %s: check that the stream exists and that a majority of the cluster's servers are up)", StreamName)
+	}
+	return ""
 }
 
 // EventMsgID is an event's JetStream de-duplication ID:
@@ -197,14 +219,14 @@ func StartSession(ctx context.Context, js jetstream.JetStream, session string, s
 		return fmt.Errorf("publish session_start: %w", err)
 	}
 	msg := &nats.Msg{Subject: EventsSubject(session), Data: data}
-	_, err = js.PublishMsg(ctx, msg, jetstream.WithMsgID(EventMsgID(ev)), jetstream.WithExpectStream(StreamName),
-		jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithRetryAttempts(5), jetstream.WithRetryWait(250*time.Millisecond))
+	_, err = js.PublishMsg(ctx, msg, append(eventRetry(), jetstream.WithMsgID(EventMsgID(ev)), jetstream.WithExpectStream(StreamName),
+		jetstream.WithExpectLastSequencePerSubject(0))...)
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		return taken
 	}
 	if err != nil {
-		return fmt.Errorf("publish session_start of session %q: %w", session, err)
+		return fmt.Errorf("publish session_start of session %q: %w%s", session, err, noStreamHint(err))
 	}
 	return nil
 }
