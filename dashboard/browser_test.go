@@ -172,7 +172,7 @@ func TestBrowserHourSession(t *testing.T) {
 	srv2, base2, _ := startDashboard(t, nc)
 	var s2 snapshot
 	waitFor(t, 60*time.Second, "the second dashboard to read the stored hour", func() bool {
-		s2, _ = getSnapshot(t, base2, session)
+		s2 = pollSnapshot(t, base2, session)
 		return s2.Info.Frames == total && s2.Info.Pending == 0
 	})
 	mem2, _ := srv2.SessionMemory(session)

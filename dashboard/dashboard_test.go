@@ -200,7 +200,7 @@ func TestLiveSessionThroughNATS(t *testing.T) {
 	}
 	var s snapshot
 	waitFor(t, 10*time.Second, "all frames, the marker, the end and a summary with the epoch", func() bool {
-		s, _ = getSnapshot(t, base, session)
+		s = pollSnapshot(t, base, session)
 		return s.Info.Frames == 900 && s.Info.Status == dashboard.StatusEnded && len(s.Markers) == 1 &&
 			s.Summary != nil && s.Summary.Overall.Frames == 900 && len(s.Summary.Epochs) == 1
 	})
@@ -270,7 +270,7 @@ func TestLiveSessionThroughNATS(t *testing.T) {
 	})
 	var s2 snapshot
 	waitFor(t, 10*time.Second, "the stored session read back", func() bool {
-		s2, _ = getSnapshot(t, base2, session)
+		s2 = pollSnapshot(t, base2, session)
 		return s2.Info.Frames == 900 && s2.Info.Pending == 0 && s2.Summary != nil
 	})
 	if s2.Info.FaceFrames != s.Info.FaceFrames || len(s2.Markers) != 1 || s2.Info.Status != dashboard.StatusEnded || s2.Ov.N != s.Ov.N {
@@ -286,7 +286,7 @@ func TestStreamSendsDeltas(t *testing.T) {
 	const session = "sse-1"
 	publishEvent(t, js, pipeline.NewStartEvent(session, pipeline.SessionStart{Source: "synthetic"}))
 	publish(t, nc, synthFrames(session, 0, 300))
-	waitFor(t, 5*time.Second, "300 frames", func() bool { s, _ := getSnapshot(t, base, session); return s.Info.Frames == 300 })
+	waitFor(t, 5*time.Second, "300 frames", func() bool { s := pollSnapshot(t, base, session); return s.Info.Frames == 300 })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -363,9 +363,9 @@ func TestBadMessagesAreSkippedAndCounted(t *testing.T) {
 	nc.Publish(pipeline.SummarySubject(session), []byte(`{"schema":7}`))
 	publish(t, nc, synthFrames(session, 30, 30))
 	var s snapshot
-	waitFor(t, 5*time.Second, "60 good frames", func() bool { s, _ = getSnapshot(t, base, session); return s.Info.Frames == 60 })
+	waitFor(t, 5*time.Second, "60 good frames", func() bool { s = pollSnapshot(t, base, session); return s.Info.Frames == 60 })
 	waitFor(t, 5*time.Second, "5 skipped messages", func() bool {
-		s, _ = getSnapshot(t, base, session)
+		s = pollSnapshot(t, base, session)
 		return s.Info.Skipped.Malformed+s.Info.Skipped.UnknownSchema == 5
 	})
 	if s.Info.Skipped.UnknownSchema != 2 || s.Info.Skipped.Malformed != 3 {
@@ -411,7 +411,7 @@ func TestWithoutJetStream(t *testing.T) {
 	nc.Flush()
 	var s snapshot
 	waitFor(t, 5*time.Second, "200 frames and the marker", func() bool {
-		s, _ = getSnapshot(t, base, session)
+		s = pollSnapshot(t, base, session)
 		return s.Info.Frames == 200 && len(s.Markers) == 1
 	})
 	if s.Info.Skipped.Duplicate != 1 || s.Info.Status != dashboard.StatusLive {

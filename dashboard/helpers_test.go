@@ -189,20 +189,42 @@ type snapshot struct {
 
 func getSnapshot(t testing.TB, base, session string) (snapshot, int) {
 	t.Helper()
+	s, n, found := fetchSnapshot(t, base, session)
+	if !found {
+		t.Fatalf("GET snapshot of %s: 404: the dashboard does not know the session", session)
+	}
+	return s, n
+}
+
+// pollSnapshot is getSnapshot for waitFor: a session the dashboard has not
+// seen yet (404: its first message may still be on its way) gives the zero
+// snapshot, "not yet", instead of failing the test.
+func pollSnapshot(t testing.TB, base, session string) snapshot {
+	t.Helper()
+	s, _, _ := fetchSnapshot(t, base, session)
+	return s
+}
+
+// fetchSnapshot GETs a session's snapshot; found is false on 404, any other
+// status but 200 fails the test.
+func fetchSnapshot(t testing.TB, base, session string) (s snapshot, size int, found bool) {
+	t.Helper()
 	resp, err := http.Get(base + "api/sessions/" + session)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusNotFound {
+		return s, len(b), false
+	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET snapshot of %s: %s: %s", session, resp.Status, b)
 	}
-	var s snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatalf("snapshot JSON: %v", err)
 	}
-	return s, len(b)
+	return s, len(b), true
 }
 
 // waitFor polls cond every 20 ms until it is true or d passes.
