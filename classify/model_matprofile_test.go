@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/affectlab/affect/classify"
+	"github.com/affectlab/affect/internal/testenv"
 	"github.com/affectlab/affect/models"
 	"gocv.io/x/gocv"
 )
@@ -18,7 +19,7 @@ import (
 func TestModelNoMatLeak(t *testing.T) {
 	img, gray, bgra := fixtureFaceMats(t)
 
-	before := gocv.MatProfile.Count()
+	defer testenv.CheckMats(t)()
 	for _, name := range classify.ModelNames() {
 		spec, _ := models.Get(name)
 		for _, backend := range classify.BackendNames() {
@@ -48,9 +49,6 @@ func TestModelNoMatLeak(t *testing.T) {
 			}
 		}
 	}
-	if after := gocv.MatProfile.Count(); after != before {
-		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
-	}
 }
 
 // TestQualityNoMatLeak runs the quality measures, the detector's score and
@@ -61,7 +59,7 @@ func TestQualityNoMatLeak(t *testing.T) {
 		t.Fatalf("cannot read %s", fixtureFace)
 	}
 	defer img.Close()
-	before := gocv.MatProfile.Count()
+	defer testenv.CheckMats(t)()
 	det, err := classify.NewDetector(classify.DetectorParams{})
 	if err != nil {
 		t.Skipf("no detector: %v", err)
@@ -84,16 +82,13 @@ func TestQualityNoMatLeak(t *testing.T) {
 	}
 	det.Close()
 	al.Close()
-	if after := gocv.MatProfile.Count(); after != before {
-		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
-	}
 }
 
 // TestBlazeFaceNoMatLeak runs both BlazeFace models and a tracker on BGR,
 // gray and BGRA images and regions, and requires that no Mat is left open.
 func TestBlazeFaceNoMatLeak(t *testing.T) {
 	img, gray, bgra := fixtureFaceMats(t)
-	before := gocv.MatProfile.Count()
+	defer testenv.CheckMats(t)()
 	for _, name := range []string{classify.DetectorBlazeFace, classify.DetectorBlazeFaceBack} {
 		d, err := classify.NewBlazeDetector(classify.DetectorParams{Cascade: name})
 		if err != nil {
@@ -115,8 +110,5 @@ func TestBlazeFaceNoMatLeak(t *testing.T) {
 		}
 		d.Close()
 		tr.Close()
-	}
-	if after := gocv.MatProfile.Count(); after != before {
-		t.Errorf("MatProfile count %d after, %d before: Mats leaked", after, before)
 	}
 }
